@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_GET
+
+
+@require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """An htmx request with a stale token refreshes the page (which gets a fresh token)."""
+    if request.headers.get("HX-Request") == "true":
+        response = HttpResponse(status=403)
+        response["HX-Refresh"] = "true"
+        return response
+    return TemplateResponse(request, "errors/csrf.html", status=403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return TemplateResponse(request, "errors/404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return TemplateResponse(request, "errors/500.html", status=500).render()
