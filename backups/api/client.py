@@ -1,0 +1,708 @@
+"""The ByCloud block-storage API client (volumes, snapshots, backups).
+
+Contract: shared/bycloud-api/openapi.yaml. Every call goes through :meth:`ByCloudClient._request`,
+which always sets a timeout, never follows redirects, turns transport failures and non-2xx
+answers into the typed errors of :mod:`backups.api.errors`, and logs method, path, status,
+elapsed time and request ID (never the credential or any header).
+
+Retries (urllib3 ``Retry``): only GET/HEAD/OPTIONS, on connect errors and on 429/502/503/504,
+with exponential backoff and ``Retry-After`` honoured up to ``max_retry_after`` seconds; a longer
+``Retry-After`` is not waited for (the typed error carries ``retry_after`` instead). Read
+timeouts are not retried (that would multiply a page's latency), and POST/PATCH/DELETE are never
+retried, whatever the failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata as importlib_metadata
+from types import TracebackType
+from typing import Any, ClassVar, Protocol, TypeVar
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+    ResponseError,
+)
+from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
+from urllib3.util.retry import Retry
+
+from .errors import (
+    ApiError,
+    ApiTimeout,
+    ApiUnavailable,
+    NotFound,
+    NotSupported,
+    UnexpectedResponse,
+    error_class_for_status,
+    parse_retry_after,
+)
+from .models import Backup, Page, RateLimit, RestoreResult, Snapshot, Volume
+
+__all__ = ["ApiKey", "BearerToken", "ByCloudClient", "Credential"]
+
+logger = logging.getLogger("backups.api")
+
+T = TypeVar("T")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+# Visible ASCII only: no spaces, no control characters (CR/LF would be header injection).
+_TOKEN_RE = re.compile(r"^[\x21-\x7e]+$")
+
+
+def _package_version() -> str:
+    try:
+        return importlib_metadata.version("bycloud-ui")
+    except importlib_metadata.PackageNotFoundError:
+        return "0"
+
+
+DEFAULT_USER_AGENT = f"bycloud-ui/{_package_version()}"
+
+
+# --- credentials ---------------------------------------------------------------------------
+
+
+class Credential(Protocol):
+    """What the client needs from a credential."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def auth_headers(self) -> dict[str, str]: ...
+
+    def secrets(self) -> tuple[str, ...]: ...
+
+
+def _check_token(value: str, what: str) -> None:
+    # Never echo the value: it is a secret.
+    if not isinstance(value, str) or not _TOKEN_RE.match(value):
+        raise ValueError(f"{what} must be a non-empty string of visible ASCII characters")
+
+
+@dataclass(frozen=True, slots=True)
+class BearerToken:
+    """An OAuth access token, sent as ``Authorization: Bearer <token>``."""
+
+    token: str = field(repr=False)
+    kind: ClassVar[str] = "Access token"
+
+    def __post_init__(self) -> None:
+        _check_token(self.token, "The access token")
+
+    def __repr__(self) -> str:
+        return "BearerToken(token='***')"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.token,)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """A service-account key, sent as ``X-Api-Key: <key_id>:<secret>``."""
+
+    key_id: str
+    secret: str = field(repr=False)
+    kind: ClassVar[str] = "API key"
+
+    def __post_init__(self) -> None:
+        _check_token(self.key_id, "The API key ID")
+        if ":" in self.key_id:
+            raise ValueError("The API key ID must not contain ':'")
+        _check_token(self.secret, "The API key secret")
+
+    def __repr__(self) -> str:
+        return f"ApiKey(key_id={self.key_id!r}, secret='***')"
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"X-Api-Key": f"{self.key_id}:{self.secret}"}
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.secret, f"{self.key_id}:{self.secret}")
+
+
+class _CredentialAuth(requests.auth.AuthBase):
+    """Sets the credential header. Having an auth object also stops requests from
+    replacing it with one from ~/.netrc."""
+
+    def __init__(self, credential: Credential) -> None:
+        self._headers = credential.auth_headers()
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        r.headers.update(self._headers)
+        return r
+
+    def __repr__(self) -> str:
+        return "_CredentialAuth(***)"
+
+
+# --- retries -------------------------------------------------------------------------------
+
+
+class CappedRetry(Retry):
+    """urllib3 ``Retry`` that never retries non-idempotent methods (not even on connect
+    errors), never retries read timeouts, and gives up instead of sleeping when the server's
+    ``Retry-After`` exceeds ``max_retry_after`` seconds."""
+
+    def __init__(self, *args: Any, max_retry_after: float = 2.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_retry_after = max_retry_after
+
+    def new(self, **kw: Any) -> CappedRetry:
+        retry = super().new(**kw)
+        retry.max_retry_after = self.max_retry_after
+        return retry
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> CappedRetry:
+        if error is not None and (
+            method is None
+            or method.upper() not in IDEMPOTENT_METHODS
+            or isinstance(error, ReadTimeoutError)
+        ):
+            raise MaxRetryError(_pool, url or "", error) from error
+        if response is not None and self.respect_retry_after_header:
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            if wait is not None and wait > self.max_retry_after:
+                raise MaxRetryError(
+                    _pool, url or "", ResponseError(f"Retry-After {wait:g} s exceeds the cap")
+                )
+        result = super().increment(method, url, response, error, _pool, _stacktrace)
+        assert isinstance(result, CappedRetry)
+        return result
+
+
+# --- the client ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    method: str
+    path: str
+    status: int
+    data: Any
+    request_id: str | None
+
+
+def _validate_id(value: str, what: str) -> str:
+    """A resource ID for a URL path: must be a UUID, and is quoted anyway."""
+    if not isinstance(value, str) or not _UUID_RE.match(value):
+        raise ValueError(f"{what} must be a UUID, got {value!r}"[:200])
+    return quote(value, safe="")
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _compact(**values: Any) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+class ByCloudClient:
+    """A client for one region (``base_url``) and one credential. Thread-safe: one
+    ``requests.Session`` per thread."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credential: Credential,
+        *,
+        timeout: float | tuple[float, float] = (3.05, 15),
+        retries: int = 2,
+        backoff_factor: float = 0.3,
+        user_agent: str | None = None,
+        max_retry_after: float = 2.0,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("base_url must be an absolute http(s) URL")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("base_url must not carry credentials, a query or a fragment")
+        self.base_url = base_url.rstrip("/")
+        self.credential = credential
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff_factor = backoff_factor
+        self.max_retry_after = max_retry_after
+        self.user_agent = user_agent or DEFAULT_USER_AGENT
+        #: The ``X-RateLimit-*`` headers of the last answer that had them.
+        self.last_rate_limit: RateLimit | None = None
+        self._secrets = tuple(s for s in credential.secrets() if s)
+        self._local = threading.local()
+        self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"ByCloudClient({self.base_url!r}, {self.credential!r})"
+
+    def __enter__(self) -> ByCloudClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- sessions --------------------------------------------------------------------------
+
+    def _make_retry(self) -> CappedRetry:
+        return CappedRetry(
+            total=self.retries,
+            allowed_methods=IDEMPOTENT_METHODS,
+            status_forcelist=RETRY_STATUSES,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+            raise_on_redirect=False,
+            redirect=0,
+            backoff_factor=self.backoff_factor,
+            max_retry_after=self.max_retry_after,
+        )
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers.update(
+                {
+                    "Accept": "application/json",
+                    "User-Agent": self.user_agent,
+                    **self.credential.auth_headers(),
+                }
+            )
+            session.auth = _CredentialAuth(self.credential)
+            adapter = HTTPAdapter(max_retries=self._make_retry())
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+            with self._lock:
+                self._sessions.add(session)
+        return session
+
+    def close(self) -> None:
+        """Close every thread's session (a later call opens new ones)."""
+        with self._lock:
+            sessions = list(self._sessions)
+            self._sessions.clear()
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
+
+    # --- the chokepoint --------------------------------------------------------------------
+
+    def _scrub(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        expected: tuple[int, ...] = (200,),
+    ) -> _Answer:
+        url = self.base_url + path
+        query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+        started = time.monotonic()
+        try:
+            response = self._session().request(
+                method,
+                url,
+                params=query or None,
+                json=json,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
+        except (requests.Timeout, requests.ConnectionError, requests.RequestException) as exc:
+            elapsed_ms = (time.monotonic() - started) * 1000
+            error_class: type[ApiUnavailable] = ApiTimeout if _is_timeout(exc) else ApiUnavailable
+            logger.warning(
+                "ByCloud API %s %s failed after %.0f ms: %s",
+                method,
+                path,
+                elapsed_ms,
+                error_class.__name__,
+            )
+            raise error_class(method=method, path=path) from None
+        elapsed_ms = (time.monotonic() - started) * 1000
+
+        rate_limit = RateLimit.from_headers(response.headers)
+        if rate_limit is not None:
+            self.last_rate_limit = rate_limit
+        header_request_id = response.headers.get("X-Request-Id") or None
+        status = response.status_code
+
+        if 200 <= status <= 299 and status in expected:
+            try:
+                data = response.json()
+            except ValueError:
+                self._log(logging.WARNING, method, path, status, elapsed_ms, header_request_id)
+                raise UnexpectedResponse(
+                    "The ByCloud API answered with a body that is not JSON",
+                    method=method,
+                    path=path,
+                    status=status,
+                    request_id=header_request_id,
+                ) from None
+            request_id = header_request_id
+            self._log(logging.DEBUG, method, path, status, elapsed_ms, request_id)
+            return _Answer(method, path, status, data, request_id)
+
+        error = self._error_from_response(method, path, response, expected)
+        level = logging.WARNING if status >= 500 else logging.INFO
+        self._log(level, method, path, status, elapsed_ms, error.request_id)
+        raise error
+
+    def _error_from_response(
+        self, method: str, path: str, response: requests.Response, expected: tuple[int, ...]
+    ) -> ApiError:
+        status = response.status_code
+        message: str | None = None
+        details: str | None = None
+        request_id: str | None = None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+            err = body["error"]
+            message = err.get("message") if isinstance(err.get("message"), str) else None
+            details = err.get("details") if isinstance(err.get("details"), str) else None
+            rid = err.get("request_id")
+            request_id = rid if isinstance(rid, str) and rid else None
+        request_id = request_id or response.headers.get("X-Request-Id") or None
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        if 200 <= status <= 299:
+            error_class: type[ApiError] = UnexpectedResponse
+            message = f"The ByCloud API answered HTTP {status}, expected {expected}"
+        else:
+            error_class = error_class_for_status(status)
+        return error_class(
+            self._scrub(message),
+            method=method,
+            path=path,
+            status=status,
+            details=self._scrub(details),
+            request_id=request_id,
+            retry_after=retry_after,
+        )
+
+    @staticmethod
+    def _log(
+        level: int,
+        method: str,
+        path: str,
+        status: int,
+        elapsed_ms: float,
+        request_id: str | None,
+    ) -> None:
+        logger.log(
+            level,
+            "ByCloud API %s %s -> %s in %.0f ms (request_id=%s)",
+            method,
+            path,
+            status,
+            elapsed_ms,
+            request_id or "-",
+        )
+
+    @staticmethod
+    def _parse(answer: _Answer, build: Any) -> Any:
+        """Run ``build(answer.data)``; a missing or mistyped field is UnexpectedResponse."""
+        try:
+            if not isinstance(answer.data, Mapping):
+                raise TypeError("expected a JSON object")
+            return build(answer.data)
+        except (KeyError, TypeError, ValueError) as exc:
+            logger.warning(
+                "ByCloud API %s %s: unexpected body (%s: %s)",
+                answer.method,
+                answer.path,
+                type(exc).__name__,
+                exc,
+            )
+            raise UnexpectedResponse(
+                "The ByCloud API answered with a body the console cannot read",
+                method=answer.method,
+                path=answer.path,
+                status=answer.status,
+                details=f"{type(exc).__name__}: {exc}"[:300],
+                request_id=answer.request_id,
+            ) from None
+
+    # --- volumes ---------------------------------------------------------------------------
+
+    def list_volumes(
+        self,
+        *,
+        limit: int | None = None,
+        marker: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        bootable: bool | None = None,
+    ) -> Page[Volume]:
+        answer = self._request(
+            "GET",
+            "/v1/volumes",
+            params=_compact(
+                limit=limit, marker=marker, name=name, status=status, bootable=bootable
+            ),
+        )
+        page: Page[Volume] = self._parse(
+            answer, lambda d: Page.from_api(d, "volumes", Volume.from_api)
+        )
+        return page
+
+    def get_volume(self, volume_id: str) -> Volume:
+        path = f"/v1/volumes/{_validate_id(volume_id, 'volume_id')}"
+        answer = self._request("GET", path)
+        volume: Volume = self._parse(answer, lambda d: Volume.from_api(d["volume"]))
+        return volume
+
+    def create_volume(
+        self,
+        *,
+        size: int,
+        name: str | None = None,
+        description: str | None = None,
+        volume_type: str | None = None,
+        snapshot_id: str | None = None,
+        source_volume_id: str | None = None,
+        image_id: str | None = None,
+        multiattach: bool | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Volume:
+        body = _compact(
+            name=name,
+            description=description,
+            size=size,
+            volume_type=volume_type,
+            snapshot_id=snapshot_id,
+            source_volume_id=source_volume_id,
+            image_id=image_id,
+            multiattach=multiattach,
+            metadata=dict(metadata) if metadata is not None else None,
+        )
+        answer = self._request("POST", "/v1/volumes", json=body, expected=(200, 201, 202))
+        volume: Volume = self._parse(answer, lambda d: Volume.from_api(d["volume"]))
+        return volume
+
+    def update_volume(
+        self,
+        volume_id: str,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Volume:
+        """PATCH a volume. ``metadata`` replaces the whole set (``{}`` clears it)."""
+        path = f"/v1/volumes/{_validate_id(volume_id, 'volume_id')}"
+        body = _compact(
+            name=name,
+            description=description,
+            metadata=dict(metadata) if metadata is not None else None,
+        )
+        answer = self._request("PATCH", path, json=body)
+        volume: Volume = self._parse(answer, lambda d: Volume.from_api(d["volume"]))
+        return volume
+
+    # --- snapshots -------------------------------------------------------------------------
+
+    def list_snapshots(
+        self,
+        *,
+        limit: int | None = None,
+        marker: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        volume_id: str | None = None,
+    ) -> Page[Snapshot]:
+        answer = self._request(
+            "GET",
+            "/v1/snapshots",
+            params=_compact(
+                limit=limit, marker=marker, name=name, status=status, volume_id=volume_id
+            ),
+        )
+        page: Page[Snapshot] = self._parse(
+            answer, lambda d: Page.from_api(d, "snapshots", Snapshot.from_api)
+        )
+        return page
+
+    def get_snapshot(self, snapshot_id: str) -> Snapshot:
+        path = f"/v1/snapshots/{_validate_id(snapshot_id, 'snapshot_id')}"
+        answer = self._request("GET", path)
+        snapshot: Snapshot = self._parse(answer, lambda d: Snapshot.from_api(d["snapshot"]))
+        return snapshot
+
+    def create_snapshot(
+        self,
+        *,
+        volume_id: str,
+        name: str | None = None,
+        description: str | None = None,
+        force: bool | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Snapshot:
+        body = _compact(
+            volume_id=volume_id,
+            name=name,
+            description=description,
+            force=force,
+            metadata=dict(metadata) if metadata is not None else None,
+        )
+        answer = self._request("POST", "/v1/snapshots", json=body, expected=(200, 201, 202))
+        snapshot: Snapshot = self._parse(answer, lambda d: Snapshot.from_api(d["snapshot"]))
+        return snapshot
+
+    # --- backups ---------------------------------------------------------------------------
+
+    def list_backups(
+        self,
+        *,
+        limit: int | None = None,
+        marker: str | None = None,
+        name: str | None = None,
+        status: str | None = None,
+        volume_id: str | None = None,
+    ) -> Page[Backup]:
+        answer = self._request(
+            "GET",
+            "/v1/backups",
+            params=_compact(
+                limit=limit, marker=marker, name=name, status=status, volume_id=volume_id
+            ),
+        )
+        page: Page[Backup] = self._parse(
+            answer, lambda d: Page.from_api(d, "backups", Backup.from_api)
+        )
+        return page
+
+    def get_backup(self, backup_id: str) -> Backup:
+        path = f"/v1/backups/{_validate_id(backup_id, 'backup_id')}"
+        answer = self._request("GET", path)
+        backup: Backup = self._parse(answer, lambda d: Backup.from_api(d["backup"]))
+        return backup
+
+    def create_backup(
+        self,
+        *,
+        volume_id: str,
+        name: str | None = None,
+        description: str | None = None,
+        container: str | None = None,
+        incremental: bool | None = None,
+        force: bool | None = None,
+        snapshot_id: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Backup:
+        body = _compact(
+            volume_id=volume_id,
+            name=name,
+            description=description,
+            container=container,
+            incremental=incremental,
+            force=force,
+            snapshot_id=snapshot_id,
+            metadata=dict(metadata) if metadata is not None else None,
+        )
+        answer = self._request("POST", "/v1/backups", json=body, expected=(200, 201, 202))
+        backup: Backup = self._parse(answer, lambda d: Backup.from_api(d["backup"]))
+        return backup
+
+    def delete_backup(self, backup_id: str) -> Backup:
+        """DELETE a backup (undocumented operation). Returns the backup, normally ``deleting``.
+
+        A 405 is :class:`NotSupported`. A 404 is ambiguous for an undocumented operation, so
+        the backup is fetched: if it exists the region does not support deleting
+        (:class:`NotSupported`), otherwise the original :class:`NotFound` is raised.
+        """
+        path = f"/v1/backups/{_validate_id(backup_id, 'backup_id')}"
+        try:
+            answer = self._request("DELETE", path, expected=(200, 202))
+        except NotFound as not_found:
+            try:
+                self.get_backup(backup_id)
+            except NotFound:
+                raise not_found from None
+            raise NotSupported(
+                "This region does not support deleting backups",
+                method="DELETE",
+                path=path,
+                status=not_found.status,
+                details=not_found.message,
+                request_id=not_found.request_id,
+            ) from not_found
+        except NotSupported as exc:
+            exc.message = "This region does not support deleting backups"
+            exc.args = (exc.message,)
+            raise
+        backup: Backup = self._parse(answer, lambda d: Backup.from_api(d["backup"]))
+        return backup
+
+    def restore_backup(
+        self, backup_id: str, *, volume_id: str | None = None, name: str | None = None
+    ) -> RestoreResult:
+        """Restore to ``volume_id`` (an existing volume) or to a new volume named ``name``."""
+        path = f"/v1/backups/{_validate_id(backup_id, 'backup_id')}/restore"
+        body = _compact(volume_id=volume_id, name=name)
+        answer = self._request("POST", path, json=body, expected=(200, 201, 202))
+        result: RestoreResult = self._parse(answer, RestoreResult.from_api)
+        return result
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """Whether a requests exception was a (connect or read) timeout, not a refusal."""
+    if isinstance(exc, requests.Timeout):
+        return True
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError):
+            continue  # refused / DNS: a subclass of ConnectTimeoutError, but not a timeout
+        if isinstance(current, ReadTimeoutError | ConnectTimeoutError | TimeoutError):
+            return True
+        if isinstance(current, Urllib3TimeoutError):
+            return True
+        if isinstance(current, MaxRetryError) and current.reason is not None:
+            stack.append(current.reason)
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                stack.append(linked)
+    return False

@@ -1,0 +1,203 @@
+"""Typed errors raised by :class:`backups.api.client.ByCloudClient`.
+
+Every error carries what support staff need (method, path, HTTP status, the API's message and
+details, and the ``request_id`` the ByCloud docs ask clients to show) and never a credential:
+the client scrubs the credential out of anything the server echoes back before it gets here.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import time
+from http import HTTPStatus
+
+__all__ = [
+    "ApiError",
+    "ApiTimeout",
+    "ApiUnavailable",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "NotSupported",
+    "RateLimited",
+    "ServerError",
+    "Unauthorized",
+    "UnexpectedResponse",
+    "Unprocessable",
+    "error_class_for_status",
+    "parse_retry_after",
+]
+
+
+class ApiError(Exception):
+    """Base class of every error the API client raises."""
+
+    default_message = "The ByCloud API request failed"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        method: str = "",
+        path: str = "",
+        status: int | None = None,
+        details: str | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.message = message or _generic_message(status, self.default_message)
+        self.details = details
+        self.request_id = request_id
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.details:
+            text = f"{text}: {self.details}"
+        context = []
+        if self.method or self.path:
+            context.append(f"{self.method} {self.path}".strip())
+        if self.status is not None:
+            context.append(f"HTTP {self.status}")
+        if self.request_id:
+            context.append(f"request ID {self.request_id}")
+        if self.retry_after is not None:
+            context.append(f"retry after {self.retry_after:g} s")
+        if context:
+            text = f"{text} ({'; '.join(context)})"
+        return text
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, method={self.method!r}, "
+            f"path={self.path!r}, status={self.status!r}, request_id={self.request_id!r})"
+        )
+
+
+class ApiUnavailable(ApiError):
+    """The API could not be reached: refused or reset connection, DNS failure, timeout."""
+
+    default_message = "The ByCloud API is unreachable"
+
+
+class ApiTimeout(ApiUnavailable):
+    """The API did not connect or answer within the client's timeout."""
+
+    default_message = "The ByCloud API did not answer in time"
+
+
+class BadRequest(ApiError):
+    """400: the request was invalid."""
+
+    default_message = "The request was invalid"
+
+
+class Unauthorized(ApiError):
+    """401: missing, invalid or expired credential."""
+
+    default_message = "The credential is missing, invalid or expired"
+
+
+class Forbidden(ApiError):
+    """403: the credential is valid but not allowed to do this."""
+
+    default_message = "The credential is not allowed to do this"
+
+
+class NotFound(ApiError):
+    """404: the resource does not exist (or belongs to another organization)."""
+
+    default_message = "Not found"
+
+
+class Conflict(ApiError):
+    """409: the resource is not in a state that allows this."""
+
+    default_message = "The resource is not in a state that allows this"
+
+
+class Unprocessable(ApiError):
+    """422: the request was well-formed but could not be processed."""
+
+    default_message = "The request could not be processed"
+
+
+class RateLimited(ApiError):
+    """429: too many requests; ``retry_after`` (seconds) says when to try again, if known."""
+
+    default_message = "Too many requests"
+
+
+class ServerError(ApiError):
+    """5xx: the API failed."""
+
+    default_message = "The ByCloud API failed"
+
+
+class UnexpectedResponse(ApiError):
+    """An answer the client cannot interpret: an unexpected status or an unparseable body."""
+
+    default_message = "The ByCloud API gave an unexpected answer"
+
+
+class NotSupported(ApiError):
+    """This region does not implement this (undocumented) operation."""
+
+    default_message = "This operation is not supported by this region"
+
+
+_STATUS_MAP: dict[int, type[ApiError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    405: NotSupported,
+    409: Conflict,
+    422: Unprocessable,
+    429: RateLimited,
+}
+
+
+def error_class_for_status(status: int) -> type[ApiError]:
+    """The exception class for a non-2xx HTTP status."""
+    if status in _STATUS_MAP:
+        return _STATUS_MAP[status]
+    if 500 <= status <= 599:
+        return ServerError
+    return UnexpectedResponse
+
+
+def _generic_message(status: int | None, default: str) -> str:
+    if status is None:
+        return default
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        return f"{default} (HTTP {status})"
+    return phrase
+
+
+_DELTA_SECONDS = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*$")
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
+    if value is None:
+        return None
+    match = _DELTA_SECONDS.match(value)
+    if match:
+        return float(match.group(1))
+    try:
+        parsed = email.utils.parsedate_tz(value)
+    except (TypeError, ValueError):
+        return None
+    if parsed is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, float(email.utils.mktime_tz(parsed)) - current)
