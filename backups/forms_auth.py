@@ -7,7 +7,7 @@ from django.conf import settings
 
 from backups.api import ApiKey, BearerToken
 
-METHOD_TOKEN = "token"
+METHOD_TOKEN = "token"  # noqa: S105 (a form choice, not a secret)
 METHOD_API_KEY = "api_key"
 
 
@@ -62,6 +62,12 @@ class SignInForm(forms.Form):
                 self.add_error("api_key_id", "An API key ID cannot contain a colon.")
         elif cleaned.get("method") == METHOD_TOKEN and not cleaned.get("access_token"):
             self.add_error("access_token", "Enter your access token.")
+        if not self.errors:
+            try:
+                self.credential()
+            except ValueError:
+                field = "access_token" if cleaned.get("method") == METHOD_TOKEN else "api_key_id"
+                self.add_error(field, "This credential contains characters that are not allowed.")
         return cleaned
 
     def credential(self) -> BearerToken | ApiKey:

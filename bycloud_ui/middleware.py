@@ -15,8 +15,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from backups.api import ApiError, ApiTimeout, ApiUnavailable, Forbidden, NotFound, RateLimited
-from backups.api import Unauthorized
+from backups.api import (
+    ApiError,
+    ApiTimeout,
+    ApiUnavailable,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 from backups.session import end_session, mark_read_only
 from bycloud_ui.navigation import signin_url_returning_to
 

@@ -42,7 +42,9 @@ def _check_credential(form: SignInForm) -> str | None:
     try:
         client.list_volumes(limit=1)
     except Unauthorized:
-        return f"ByCloud did not accept this {form.credential().kind.lower()}. Check it and try again."
+        return (
+            f"ByCloud did not accept this {form.credential().kind.lower()}. Check it and try again."
+        )
     except ApiUnavailable as error:
         return f"The region {region['label']} cannot be reached right now ({error.message})."
     except ApiError as error:
