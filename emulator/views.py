@@ -1,0 +1,425 @@
+"""The /v1 operations of openapi.yaml. Each view returns (status, JSON body)."""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+from emulator import lifecycle, serialize
+from emulator.clock import iso
+from emulator.errors import ApiError, bad_request, conflict, not_found
+from emulator.request import Context, Request
+from emulator.validation import (
+    Field,
+    is_uuid,
+    parse_bool_param,
+    parse_json_body,
+    parse_limit,
+    parse_uuid_param,
+    validate_body,
+)
+
+Response = tuple[int, dict[str, Any]]
+
+VOLUME_CREATE = {
+    "name": Field("string"),
+    "description": Field("string"),
+    "size": Field("size", required=True),
+    "volume_type": Field("string"),
+    "snapshot_id": Field("uuid"),
+    "source_volume_id": Field("uuid"),
+    "image_id": Field("uuid"),
+    "multiattach": Field("boolean"),
+    "metadata": Field("metadata"),
+}
+VOLUME_UPDATE = {
+    "name": Field("string"),
+    "description": Field("string"),
+    "metadata": Field("metadata"),
+}
+SNAPSHOT_CREATE = {
+    "volume_id": Field("uuid", required=True),
+    "name": Field("string"),
+    "description": Field("string"),
+    "force": Field("boolean"),
+    "metadata": Field("metadata"),
+}
+BACKUP_CREATE = {
+    "volume_id": Field("uuid", required=True),
+    "name": Field("string"),
+    "description": Field("string"),
+    "container": Field("string"),
+    "incremental": Field("boolean"),
+    "force": Field("boolean"),
+    "snapshot_id": Field("uuid"),
+    "metadata": Field("metadata"),
+}
+BACKUP_RESTORE = {"volume_id": Field("uuid"), "name": Field("string")}
+
+_NAMES = {"volumes": "Volume", "snapshots": "Snapshot", "backups": "Backup"}
+
+
+# helpers ------------------------------------------------------------------------------------
+def _path_id(kind: str, value: str, bad_status: int) -> str:
+    """A path ID that is not a UUID names nothing: 404, or 400 where the operation documents it."""
+    if not is_uuid(value):
+        raise ApiError(
+            bad_status,
+            f"{kind} not found" if bad_status == 404 else "Invalid ID",
+            f"'{value[:80]}' is not a valid {kind.lower()} ID (a UUID)",
+        )
+    return value.lower()
+
+
+def _get(ctx: Context, table: str, item_id: str) -> sqlite3.Row:
+    row = ctx.store.get(table, item_id, ctx.org)
+    if row is None:
+        raise not_found(f"{_NAMES[table]} not found", f"No {_NAMES[table].lower()} {item_id}")
+    return row
+
+
+def _volume_json(ctx: Context, row: sqlite3.Row) -> dict[str, Any]:
+    return serialize.volume(row, ctx.store.attachments([row["id"]])[row["id"]])
+
+
+def _body(req: Request, spec: dict[str, Field], *, required: bool = True) -> dict[str, Any]:
+    return validate_body(parse_json_body(req.body, req.content_type, required=required), spec)
+
+
+def _list(
+    ctx: Context,
+    req: Request,
+    table: str,
+    extra: tuple[str, ...],
+) -> tuple[list[sqlite3.Row], dict[str, Any], dict[str, Any]]:
+    """Common list handling: limit, marker, name/status filters, meta and links."""
+    query = req.query
+    limit = parse_limit(query.get("limit"))
+    filters: list[tuple[str, Any]] = []
+    kept: dict[str, str] = {}
+    name = query.get("name")
+    if name is not None:
+        kept["name"] = name
+        if name.endswith("*"):
+            prefix = name[:-1]
+            filters.append((f"substr(name, 1, {len(prefix)}) = ?", prefix))
+        else:
+            filters.append(("name = ?", name))
+    status = query.get("status")
+    if status is not None:
+        kept["status"] = status
+        filters.append(("lower(status) = ?", status.lower()))
+    for key in extra:
+        if key in query:
+            raw = query[key]
+            kept[key] = raw
+            if key == "volume_id":
+                filters.append(("volume_id = ?", parse_uuid_param(key, raw)))
+            elif key == "bootable":
+                filters.append(("bootable = ?", int(parse_bool_param(key, raw))))
+    marker = query.get("marker")
+    if marker is not None:
+        marker = parse_uuid_param("marker", marker)
+        if ctx.store.get(table, marker, ctx.org) is None:
+            raise bad_request("Invalid marker", f"Marker {marker} is not a known {table[:-1]} ID")
+    page = ctx.store.page(table, ctx.org, filters, limit, marker)
+
+    def link(page_marker: str | None) -> str:
+        params = {**kept, "limit": str(limit)}
+        if page_marker is not None:
+            params["marker"] = page_marker
+        return f"{req.base_url}{req.path}?{urlencode(params)}"
+
+    meta = {
+        "total": page.total,
+        "limit": limit,
+        "marker": page.next_marker,
+        "has_more": page.next_marker is not None,
+    }
+    links = {
+        "self": link(marker),
+        "next": link(page.next_marker) if page.next_marker else None,
+        "previous": link(page.previous_marker) if page.previous else None,
+    }
+    return page.rows, meta, links
+
+
+def _now(ctx: Context) -> str:
+    return iso(ctx.now)
+
+
+# volumes ------------------------------------------------------------------------------------
+def list_volumes(ctx: Context, req: Request) -> Response:
+    rows, meta, links = _list(ctx, req, "volumes", ("bootable",))
+    attachments = ctx.store.attachments([r["id"] for r in rows])
+    volumes = [serialize.volume(r, attachments[r["id"]]) for r in rows]
+    return 200, {"volumes": volumes, "meta": meta, "links": links}
+
+
+def create_volume(ctx: Context, req: Request) -> Response:
+    body = _body(req, VOLUME_CREATE)
+    size = body["size"]
+    bootable = False
+    if "snapshot_id" in body:
+        snap = _get(ctx, "snapshots", body["snapshot_id"])
+        if snap["status"] != "available":
+            raise bad_request("Snapshot is not available", f"Snapshot is {snap['status']}")
+        if size < snap["size"]:
+            raise bad_request("Volume too small", f"Size must be at least {snap['size']} GB")
+    if "source_volume_id" in body:
+        source = _get(ctx, "volumes", body["source_volume_id"])
+        if size < source["size"]:
+            raise bad_request("Volume too small", f"Size must be at least {source['size']} GB")
+        bootable = bool(source["bootable"])
+    if "image_id" in body:
+        bootable = True
+    now = _now(ctx)
+    volume_id = str(uuid.uuid4())
+    ctx.store.insert(
+        "volumes",
+        {
+            "id": volume_id,
+            "org": ctx.org,
+            "name": body.get("name"),
+            "description": body.get("description"),
+            "status": "creating",
+            "size": size,
+            "volume_type": body.get("volume_type", "standard"),
+            "bootable": bootable,
+            "encrypted": False,
+            "multiattach": body.get("multiattach", False),
+            "source_volume_id": body.get("source_volume_id"),
+            "snapshot_id": body.get("snapshot_id"),
+            "image_id": body.get("image_id"),
+            "metadata": body.get("metadata", {}),
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    lifecycle.schedule(
+        ctx.store,
+        "volume_create",
+        ctx.now + ctx.durations.volume(size),
+        fail=ctx.take_failure(),
+        volume_id=volume_id,
+    )
+    return 202, {"volume": _volume_json(ctx, _get(ctx, "volumes", volume_id))}
+
+
+def get_volume(ctx: Context, req: Request, volume_id: str) -> Response:
+    row = _get(ctx, "volumes", _path_id("Volume", volume_id, 404))
+    return 200, {"volume": _volume_json(ctx, row)}
+
+
+def update_volume(ctx: Context, req: Request, volume_id: str) -> Response:
+    volume_id = _path_id("Volume", volume_id, 400)
+    body = _body(req, VOLUME_UPDATE)
+    _get(ctx, "volumes", volume_id)
+    if body:
+        ctx.store.update("volumes", volume_id, {**body, "updated_at": _now(ctx)})
+    return 200, {"volume": _volume_json(ctx, _get(ctx, "volumes", volume_id))}
+
+
+# snapshots ----------------------------------------------------------------------------------
+def list_snapshots(ctx: Context, req: Request) -> Response:
+    rows, meta, links = _list(ctx, req, "snapshots", ("volume_id",))
+    return 200, {"snapshots": [serialize.snapshot(r) for r in rows], "meta": meta, "links": links}
+
+
+def create_snapshot(ctx: Context, req: Request) -> Response:
+    body = _body(req, SNAPSHOT_CREATE)
+    volume = _get(ctx, "volumes", body["volume_id"])
+    status = volume["status"]
+    if not (status == "available" or (status == "in-use" and body.get("force", False))):
+        hint = " (attached: pass force: true)" if status == "in-use" else ""
+        raise conflict(
+            "Volume is not in a state that allows a snapshot", f"Volume is {status}{hint}"
+        )
+    now = _now(ctx)
+    snapshot_id = str(uuid.uuid4())
+    ctx.store.insert(
+        "snapshots",
+        {
+            "id": snapshot_id,
+            "org": ctx.org,
+            "volume_id": volume["id"],
+            "name": body.get("name"),
+            "description": body.get("description"),
+            "status": "creating",
+            "size": volume["size"],
+            "metadata": body.get("metadata", {}),
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    lifecycle.schedule(
+        ctx.store,
+        "snapshot_create",
+        ctx.now + ctx.durations.snapshot(volume["size"]),
+        fail=ctx.take_failure(),
+        snapshot_id=snapshot_id,
+    )
+    return 202, {"snapshot": serialize.snapshot(_get(ctx, "snapshots", snapshot_id))}
+
+
+def get_snapshot(ctx: Context, req: Request, snapshot_id: str) -> Response:
+    row = _get(ctx, "snapshots", _path_id("Snapshot", snapshot_id, 404))
+    return 200, {"snapshot": serialize.snapshot(row)}
+
+
+# backups ------------------------------------------------------------------------------------
+def list_backups(ctx: Context, req: Request) -> Response:
+    rows, meta, links = _list(ctx, req, "backups", ("volume_id",))
+    return 200, {"backups": [serialize.backup(r) for r in rows], "meta": meta, "links": links}
+
+
+def create_backup(ctx: Context, req: Request) -> Response:
+    body = _body(req, BACKUP_CREATE)
+    volume = _get(ctx, "volumes", body["volume_id"])
+    snapshot = None
+    if "snapshot_id" in body:
+        snapshot = _get(ctx, "snapshots", body["snapshot_id"])
+        if snapshot["volume_id"] != volume["id"]:
+            raise bad_request(
+                "Snapshot does not belong to the volume",
+                f"Snapshot {snapshot['id']} is of volume {snapshot['volume_id']}",
+            )
+        if snapshot["status"] != "available":
+            raise conflict(
+                "Snapshot is not in a state that allows backup", f"Snapshot is {snapshot['status']}"
+            )
+    else:
+        status = volume["status"]
+        if not (status == "available" or (status == "in-use" and body.get("force", False))):
+            hint = " (attached: pass force: true)" if status == "in-use" else ""
+            raise conflict(
+                "Volume is not in a state that allows backup", f"Volume is {status}{hint}"
+            )
+    parent_id = None
+    if body.get("incremental", False):
+        parent = ctx.store.latest_available_backup(volume["id"])
+        if parent is None:
+            raise bad_request(
+                "No backups available to do an incremental backup",
+                f"Volume {volume['id']} has no available backup",
+            )
+        parent_id = parent["id"]
+    now = _now(ctx)
+    backup_id = str(uuid.uuid4())
+    ctx.store.insert(
+        "backups",
+        {
+            "id": backup_id,
+            "org": ctx.org,
+            "volume_id": volume["id"],
+            "name": body.get("name"),
+            "description": body.get("description"),
+            "status": "creating",
+            "size": volume["size"],
+            "container": body.get("container"),
+            "is_incremental": parent_id is not None,
+            "parent_id": parent_id,
+            "snapshot_id": snapshot["id"] if snapshot is not None else None,
+            "metadata": body.get("metadata", {}),
+            "fail_reason": None,
+            "data_timestamp": snapshot["created_at"] if snapshot is not None else now,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    source_table, source = ("snapshots", snapshot) if snapshot is not None else ("volumes", volume)
+    ctx.store.update(source_table, source["id"], {"status": "backing-up", "updated_at": now})
+    lifecycle.schedule(
+        ctx.store,
+        "backup_create",
+        ctx.now + ctx.durations.backup(volume["size"]),
+        fail=ctx.take_failure(),
+        backup_id=backup_id,
+        volume_id=volume["id"],
+        snapshot_id=snapshot["id"] if snapshot is not None else None,
+        prev_status=source["status"],
+    )
+    return 202, {"backup": serialize.backup(_get(ctx, "backups", backup_id))}
+
+
+def get_backup(ctx: Context, req: Request, backup_id: str) -> Response:
+    row = _get(ctx, "backups", _path_id("Backup", backup_id, 404))
+    return 200, {"backup": serialize.backup(row)}
+
+
+def delete_backup(ctx: Context, req: Request, backup_id: str) -> Response:
+    backup = _get(ctx, "backups", _path_id("Backup", backup_id, 404))
+    if backup["status"] not in ("available", "error"):
+        raise conflict(
+            "Backup is not in a state that allows deletion",
+            f"Backup is {backup['status']}; only available or error backups can be deleted",
+        )
+    if backup["has_dependent_backups"]:
+        raise conflict(
+            "Incremental backups exist for this backup",
+            "Delete the incremental backups first (newest first)",
+        )
+    ctx.store.update("backups", backup["id"], {"status": "deleting", "updated_at": _now(ctx)})
+    lifecycle.schedule(
+        ctx.store,
+        "backup_delete",
+        ctx.now + ctx.durations.delete(),
+        fail=ctx.take_failure(),
+        backup_id=backup["id"],
+    )
+    return 202, {"backup": serialize.backup(_get(ctx, "backups", backup["id"]))}
+
+
+def restore_backup(ctx: Context, req: Request, backup_id: str) -> Response:
+    backup_id = _path_id("Backup", backup_id, 400)
+    body = _body(req, BACKUP_RESTORE, required=False)
+    backup = _get(ctx, "backups", backup_id)
+    if backup["status"] != "available":
+        raise conflict("Backup is not in restorable state", f"Backup is {backup['status']}")
+    now = _now(ctx)
+    if "volume_id" in body:
+        volume = _get(ctx, "volumes", body["volume_id"])
+        if volume["status"] != "available":
+            raise conflict("Volume is not available for restore", f"Volume is {volume['status']}")
+        if volume["size"] < backup["size"]:
+            raise bad_request(
+                "Volume is too small for the backup",
+                f"Volume is {volume['size']} GB; the backup needs {backup['size']} GB",
+            )
+        volume_id = volume["id"]
+        ctx.store.update("volumes", volume_id, {"status": "restoring-backup", "updated_at": now})
+    else:
+        volume_id = str(uuid.uuid4())
+        ctx.store.insert(
+            "volumes",
+            {
+                "id": volume_id,
+                "org": ctx.org,
+                "name": body.get("name") or f"restore-{backup_id}",
+                "description": None,
+                "status": "restoring-backup",
+                "size": backup["size"],
+                "volume_type": "standard",
+                "bootable": False,
+                "encrypted": False,
+                "multiattach": False,
+                "source_volume_id": None,
+                "snapshot_id": None,
+                "image_id": None,
+                "metadata": {},
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+    ctx.store.update("backups", backup_id, {"status": "restoring", "updated_at": now})
+    lifecycle.schedule(
+        ctx.store,
+        "backup_restore",
+        ctx.now + ctx.durations.restore(backup["size"]),
+        fail=ctx.take_failure(),
+        backup_id=backup_id,
+        volume_id=volume_id,
+    )
+    return 202, {"volume_id": volume_id}
