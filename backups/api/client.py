@@ -92,7 +92,7 @@ class Credential(Protocol):
 
 def _check_token(value: str, what: str) -> None:
     # Never echo the value: it is a secret.
-    if not isinstance(value, str) or not _TOKEN_RE.match(value):
+    if not isinstance(value, str) or not _TOKEN_RE.fullmatch(value):
         raise ValueError(f"{what} must be a non-empty string of visible ASCII characters")
 
 
@@ -212,7 +212,7 @@ class _Answer:
 
 def _validate_id(value: str, what: str) -> str:
     """A resource ID for a URL path: must be a UUID, and is quoted anyway."""
-    if not isinstance(value, str) or not _UUID_RE.match(value):
+    if not isinstance(value, str) or not _UUID_RE.fullmatch(value):
         raise ValueError(f"{what} must be a UUID, got {value!r}"[:200])
     return quote(value, safe="")
 
