@@ -256,7 +256,7 @@ class ByCloudClient:
         self.user_agent = user_agent or DEFAULT_USER_AGENT
         #: The ``X-RateLimit-*`` headers of the last answer that had them.
         self.last_rate_limit: RateLimit | None = None
-        self._secrets = tuple(s for s in credential.secrets() if s)
+        self._secrets = tuple(sorted((s for s in credential.secrets() if s), key=len, reverse=True))
         self._local = threading.local()
         self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
         self._lock = threading.Lock()

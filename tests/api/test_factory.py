@@ -1,0 +1,46 @@
+"""client_for builds clients from settings (defaults when unset)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from backups.api import BearerToken, ByCloudClient, factory
+
+from .conftest import TOKEN
+
+
+def test_client_for_uses_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        factory, "settings", SimpleNamespace(BYCLOUD_API_TIMEOUT=7, BYCLOUD_API_RETRIES=0)
+    )
+    client = factory.client_for("http://localhost:8001/", BearerToken(TOKEN))
+    assert isinstance(client, ByCloudClient)
+    assert client.base_url == "http://localhost:8001"
+    assert client.timeout == (3.05, 7.0)
+    assert client.retries == 0
+
+
+def test_client_for_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(factory, "settings", SimpleNamespace())
+    client = factory.client_for("http://localhost:8001", BearerToken(TOKEN))
+    assert client.timeout == (3.05, 10.0)
+    assert client.retries == 2
+
+
+def test_small_timeout_caps_connect_timeout_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(factory, "settings", SimpleNamespace(BYCLOUD_API_TIMEOUT=0.5))
+    assert factory.client_for("http://x", BearerToken(TOKEN)).timeout == (0.5, 0.5)
+
+
+def test_only_the_factory_imports_django() -> None:
+    import pathlib
+
+    import backups.api
+
+    package = pathlib.Path(backups.api.__file__).parent
+    importers = sorted(
+        p.name for p in package.glob("*.py") if "django" in p.read_text(encoding="utf-8")
+    )
+    assert importers == ["factory.py"]
