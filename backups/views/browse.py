@@ -1,13 +1,499 @@
-"""Placeholder: the list, detail and status views are being written (issue 3)."""
+"""Browse backups: the list (home page), one backup, and the polls that keep both live.
 
-from django.http import HttpRequest, HttpResponse
+Live status protocol (one poll request per interval for the whole list, whatever the number
+of rows in flight):
 
+- The list renders ``#backup-poller`` with ``hx-get`` to ``backup-list-status`` only when a row
+  is transitional. Its URL carries the page's query (filters, ``marker``, ``prev``), the
+  ``total`` shown and ``known=<id>.<fingerprint>,…`` for the rows shown, in order (the
+  fingerprint is a short hash of everything a row renders).
+- ``backup_list_status`` makes ONE ``list_backups`` call with the same query and answers 204 when
+  nothing shown changed; otherwise 200 with out-of-band swaps of only the changed rows, a
+  ``delete`` swap for rows whose backup disappeared, the count if it changed and a fresh poller
+  carrying the new fingerprints. A backup that newly appears on the page swaps the whole table.
+  When nothing transitional remains it answers 286 (htmx stops polling) with the final swaps
+  and an inert poller. Volume names come only from the cache (no extra call).
+- Detail: ``#backup-panel`` polls ``backup-status?known=<fingerprint>`` while transitional and
+  is swapped whole (status, fields and actions change together): 204 unchanged, 200 changed,
+  286 when terminal or when the backup is gone (a "deleted" panel).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HTMX_STOP_POLLING
+
+from backups.api import Backup, BackupStatus, NotFound
 from backups.decorators import signin_required
+from backups.session import api_client, current_session
+from backups.volume_names import (
+    VolumeDirectory,
+    cached_volume_directory,
+    call_with_volumes,
+    list_page_with_volumes,
+    short_id,
+)
+
+PAGE_SIZE = 20
+#: Markers of earlier pages kept in the URL; beyond this the oldest are dropped.
+MAX_PREV_MARKERS = 50
+#: One call for a volume's backups when working out a backup's chain.
+CHAIN_FETCH_LIMIT = 1000
+NAME_MAX_LENGTH = 255
+STATUS_CHOICES: tuple[BackupStatus, ...] = tuple(
+    s for s in BackupStatus if s is not BackupStatus.UNKNOWN
+)
+#: Statuses in which a backup holds data and can be the parent of an incremental backup.
+PARENT_STATUSES = frozenset({BackupStatus.AVAILABLE, BackupStatus.RESTORING})
+_KNOWN_ITEM = re.compile(r"^([0-9a-fA-F-]{36})\.([0-9a-f]{1,16})$")
 
 
+def _uuid_or_empty(value: str | None) -> str:
+    try:
+        return str(UUID(value or ""))
+    except ValueError:
+        return ""
+
+
+def _poll_ms() -> int:
+    return max(500, int(float(settings.BYCLOUD_POLL_SECONDS) * 1000))
+
+
+def _fingerprint(values: Iterable[object]) -> str:
+    text = "\x1f".join("" if v is None else str(v) for v in values)
+    return hashlib.blake2s(text.encode(), digest_size=4).hexdigest()
+
+
+def row_fingerprint(backup: Backup) -> str:
+    """Changes whenever anything a list row shows changes."""
+    return _fingerprint(
+        (
+            backup.status_raw,
+            backup.updated_at.isoformat(),
+            backup.name,
+            backup.size,
+            backup.is_incremental,
+            backup.has_dependent_backups,
+            backup.container,
+            backup.volume_id,
+        )
+    )
+
+
+def panel_fingerprint(backup: Backup) -> str:
+    """Changes whenever anything the detail panel shows changes."""
+    return _fingerprint(
+        (
+            row_fingerprint(backup),
+            backup.description,
+            backup.fail_reason,
+            backup.snapshot_id,
+            sorted(backup.metadata.items()),
+        )
+    )
+
+
+# --- the list's query -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """Filters and page of the list, read from (and written back to) the URL."""
+
+    name: str = ""
+    status: str = ""
+    volume: str = ""
+    marker: str = ""
+    prev: tuple[str, ...] = ()
+
+    @classmethod
+    def from_request(cls, params: Mapping[str, str]) -> ListQuery:
+        status = (params.get("status") or "").strip().lower()
+        prev = tuple(
+            m for m in (_uuid_or_empty(p) for p in (params.get("prev") or "").split(",")) if m
+        )
+        return cls(
+            name=(params.get("name") or "").strip()[:NAME_MAX_LENGTH],
+            status=status if status in {s.value for s in STATUS_CHOICES} else "",
+            volume=_uuid_or_empty(params.get("volume")),
+            marker=_uuid_or_empty(params.get("marker")),
+            prev=prev[-MAX_PREV_MARKERS:],
+        )
+
+    @property
+    def is_filtered(self) -> bool:
+        return bool(self.name or self.status or self.volume)
+
+    @property
+    def api_name(self) -> str | None:
+        """A prefix search unless the user wrote their own ``*`` pattern."""
+        if not self.name:
+            return None
+        return self.name if "*" in self.name else f"{self.name}*"
+
+    def api_params(self) -> dict[str, Any]:
+        return {
+            "limit": PAGE_SIZE,
+            "marker": self.marker or None,
+            "name": self.api_name,
+            "status": self.status or None,
+            "volume_id": self.volume or None,
+        }
+
+    def params(self, *, page: bool = True) -> dict[str, str]:
+        values = {"name": self.name, "status": self.status, "volume": self.volume}
+        if page:
+            values.update(marker=self.marker, prev=",".join(self.prev))
+        return {k: v for k, v in values.items() if v}
+
+    def querystring(self, *, page: bool = True, **extra: str) -> str:
+        return urlencode({**self.params(page=page), **{k: v for k, v in extra.items() if v}})
+
+    def list_url(self, *, page: bool = True) -> str:
+        query = self.querystring(page=page)
+        return reverse("backup-list") + (f"?{query}" if query else "")
+
+    @property
+    def offset(self) -> int:
+        return (len(self.prev) + (1 if self.marker else 0)) * PAGE_SIZE
+
+    def next_query(self, next_marker: str) -> ListQuery:
+        prev = (*self.prev, self.marker) if self.marker else self.prev
+        return ListQuery(self.name, self.status, self.volume, next_marker, prev)
+
+    def previous_query(self) -> ListQuery | None:
+        if not self.marker:
+            return None
+        marker = self.prev[-1] if self.prev else ""
+        return ListQuery(self.name, self.status, self.volume, marker, self.prev[:-1])
+
+
+@dataclass(frozen=True)
+class BackupRow:
+    backup: Backup
+    volume_name: str
+    volume_known: bool
+
+    @property
+    def fingerprint(self) -> str:
+        return row_fingerprint(self.backup)
+
+    @property
+    def dom_id(self) -> str:
+        return f"backup-{self.backup.id.lower()}"
+
+
+def _rows(backups: Iterable[Backup], directory: VolumeDirectory) -> list[BackupRow]:
+    return [BackupRow(b, directory.label(b.volume_id), b.volume_id in directory) for b in backups]
+
+
+@dataclass
+class ListState:
+    """Everything the table and its poller render."""
+
+    query: ListQuery
+    rows: list[BackupRow]
+    total: int
+    next_marker: str | None
+    poll_ms: int = field(default_factory=_poll_ms)
+
+    @property
+    def polling(self) -> bool:
+        return any(row.backup.is_transitional for row in self.rows)
+
+    @property
+    def known(self) -> str:
+        return ",".join(f"{row.backup.id}.{row.fingerprint}" for row in self.rows)
+
+    @property
+    def poll_url(self) -> str:
+        query = self.query.querystring(total=str(self.total), known=self.known)
+        return f"{reverse('backup-list-status')}?{query}"
+
+    @property
+    def first(self) -> int:
+        return self.query.offset + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.query.offset + len(self.rows)
+
+    @property
+    def next_url(self) -> str | None:
+        if not self.next_marker:
+            return None
+        return self.query.next_query(self.next_marker).list_url()
+
+    @property
+    def first_page_url(self) -> str:
+        return self.query.list_url(page=False)
+
+    @property
+    def previous_url(self) -> str | None:
+        previous = self.query.previous_query()
+        return previous.list_url() if previous else None
+
+    def context(self) -> dict[str, Any]:
+        return {"state": self, "query": self.query, "rows": self.rows}
+
+
+def _parse_known(raw: str) -> list[tuple[str, str]]:
+    known: list[tuple[str, str]] = []
+    for item in raw.split(",")[: PAGE_SIZE * 2]:
+        match = _KNOWN_ITEM.match(item.strip())
+        if match:
+            known.append((match.group(1).lower(), match.group(2)))
+    return known
+
+
+def _volume_choices(directory: VolumeDirectory, selected: str) -> list[tuple[str, str]]:
+    choices = [(v.id, v.label) for v in directory.choices()]
+    if selected and selected not in directory:
+        choices.insert(0, (selected, f"{short_id(selected)} (unknown volume)"))
+    return choices
+
+
+@require_GET
 @signin_required
+@vary_on_headers("HX-Request")
 def backup_list(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("list")
+    query = ListQuery.from_request(request.GET)
+    client = api_client(request)
+    page, directory = list_page_with_volumes(request, client, **query.api_params())
+    state = ListState(query, _rows(page.items, directory), page.total, page.next_marker)
+    context = state.context()
+    if request.htmx and not request.htmx.history_restore_request:
+        return TemplateResponse(request, "backups/backup_list.html#backup-table", context)
+    context.update(
+        status_choices=STATUS_CHOICES,
+        volume_choices=_volume_choices(directory, query.volume),
+    )
+    return TemplateResponse(request, "backups/backup_list.html", context)
 
 
-backup_list_status = backup_detail = backup_status = backup_list
+@require_GET
+@signin_required
+@vary_on_headers("HX-Request")
+def backup_list_status(request: HttpRequest) -> HttpResponse:
+    """The list's single poll: see the module docstring for the protocol."""
+    query = ListQuery.from_request(request.GET)
+    if not request.htmx:
+        return HttpResponseRedirect(query.list_url())
+    known = _parse_known(request.GET.get("known", ""))
+    known_total = request.GET.get("total", "")
+    page = api_client(request).list_backups(**query.api_params())
+    state = ListState(
+        query, _rows(page.items, cached_volume_directory(request)), page.total, page.next_marker
+    )
+    known_ids = [backup_id for backup_id, _ in known]
+    known_prints = dict(known)
+    current_ids = [row.backup.id.lower() for row in state.rows]
+    appeared = [i for i in current_ids if i not in known_prints]
+    gone = [i for i in known_ids if i not in set(current_ids)]
+    changed = [
+        row
+        for row in state.rows
+        if row.backup.id.lower() in known_prints
+        and known_prints[row.backup.id.lower()] != row.fingerprint
+    ]
+    count_changed = known_total != str(state.total)
+    nothing_changed = not (appeared or gone or changed or count_changed)
+    if nothing_changed and state.polling:
+        return HttpResponse(status=204)
+    announcements = [
+        f"{row.backup.display_name}: {row.backup.status.label}"
+        for row in changed
+        if row.backup.status.value != "unknown"
+    ] + [f"{len(gone)} backup(s) no longer listed"] * bool(gone)
+    context = state.context()
+    context.update(
+        whole_table=bool(appeared) or (bool(gone) and not state.rows),
+        changed=changed,
+        gone=gone,
+        count_changed=count_changed,
+        announcements=announcements,
+    )
+    status = 200 if state.polling else HTMX_STOP_POLLING
+    return TemplateResponse(request, "backups/backup_list_status.html", context, status=status)
+
+
+# --- one backup -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: str
+    url: str
+    reason: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return not self.reason
+
+
+def restore_reason(backup: Backup, read_only: bool) -> str:
+    if read_only:
+        return "This session is read-only: nothing can be changed."
+    if backup.is_transitional:
+        return f"Wait until the backup has finished {backup.status.label.lower()}."
+    if not backup.can_restore:
+        return (
+            f"Only an available backup can be restored; this one is {backup.status.label.lower()}."
+        )
+    return ""
+
+
+def delete_reason(backup: Backup, read_only: bool) -> str:
+    if read_only:
+        return "This session is read-only: nothing can be changed."
+    if backup.is_transitional:
+        return f"Wait until the backup has finished {backup.status.label.lower()}."
+    if backup.status not in (BackupStatus.AVAILABLE, BackupStatus.ERROR):
+        return (
+            "Only an available backup or one in error can be deleted; "
+            f"this one is {backup.status.label.lower()}."
+        )
+    if backup.has_dependent_backups:
+        return "Incremental backups depend on this backup: delete them first, newest first."
+    return ""
+
+
+def actions_for(backup: Backup, read_only: bool) -> list[Action]:
+    return [
+        Action(
+            "restore",
+            "Restore",
+            reverse("backup-restore", args=[backup.id]),
+            restore_reason(backup, read_only),
+        ),
+        Action(
+            "delete",
+            "Delete",
+            reverse("backup-delete", args=[backup.id]),
+            delete_reason(backup, read_only),
+        ),
+    ]
+
+
+def likely_parent(backup: Backup, siblings: Sequence[Backup]) -> Backup | None:
+    """The backup an incremental one most likely builds on: the latest backup of the same
+    volume holding data (available or restoring) created before it. The API does not say."""
+    if not backup.is_incremental:
+        return None
+    candidates = [
+        b
+        for b in siblings
+        if b.id != backup.id
+        and b.volume_id == backup.volume_id
+        and b.created_at < backup.created_at
+        and b.status in PARENT_STATUSES
+    ]
+    return max(candidates, key=lambda b: (b.created_at, b.id), default=None)
+
+
+def likely_dependants(backup: Backup, siblings: Sequence[Backup]) -> tuple[list[Backup], bool]:
+    """Incremental backups most likely built directly on ``backup``, newest first, and whether
+    that is an exact guess (False: fell back to every later incremental backup of the volume)."""
+    later = [
+        b
+        for b in siblings
+        if b.id != backup.id
+        and b.volume_id == backup.volume_id
+        and b.is_incremental
+        and b.created_at > backup.created_at
+    ]
+    direct = [b for b in later if (p := likely_parent(b, siblings)) and p.id == backup.id]
+    if direct or not backup.has_dependent_backups:
+        return sorted(direct, key=lambda b: b.created_at, reverse=True), True
+    return sorted(later, key=lambda b: b.created_at, reverse=True), False
+
+
+def _panel_context(
+    request: HttpRequest, backup: Backup, directory: VolumeDirectory
+) -> dict[str, Any]:
+    console = current_session(request)
+    read_only = bool(console and console.read_only)
+    return {
+        "backup": backup,
+        "volume_name": directory.label(backup.volume_id),
+        "volume_known": backup.volume_id in directory,
+        "volume_url": f"{reverse('backup-list')}?{urlencode({'volume': backup.volume_id})}",
+        "metadata": sorted(backup.metadata.items()),
+        "actions": actions_for(backup, read_only),
+        "read_only": read_only,
+        "polling": backup.is_transitional,
+        "poll_ms": _poll_ms(),
+        "poll_url": f"{reverse('backup-status', args=[backup.id])}?"
+        + urlencode({"known": panel_fingerprint(backup)}),
+    }
+
+
+@require_GET
+@signin_required
+@vary_on_headers("HX-Request")
+def backup_detail(request: HttpRequest, backup_id: UUID) -> HttpResponse:
+    client = api_client(request)
+    try:
+        backup = client.get_backup(str(backup_id))
+    except NotFound:
+        return TemplateResponse(
+            request,
+            "backups/backup_detail_missing.html",
+            {"backup_id": str(backup_id)},
+            status=404,
+        )
+    needs_chain = backup.is_incremental or backup.has_dependent_backups
+
+    def chain() -> Sequence[Backup]:
+        if not needs_chain:
+            return ()
+        return client.list_backups(volume_id=backup.volume_id, limit=CHAIN_FETCH_LIMIT).items
+
+    # The volume's name (cached, else one call) and the chain (one call) run in parallel.
+    siblings, directory = call_with_volumes(request, client, chain, lambda _: [backup.volume_id])
+    context = _panel_context(request, backup, directory)
+    dependants, dependants_exact = likely_dependants(backup, siblings)
+    context.update(
+        parent=likely_parent(backup, siblings),
+        dependants=dependants,
+        dependants_exact=dependants_exact,
+        needs_chain=needs_chain,
+    )
+    return TemplateResponse(request, "backups/backup_detail.html", context)
+
+
+@require_GET
+@signin_required
+@vary_on_headers("HX-Request")
+def backup_status(request: HttpRequest, backup_id: UUID) -> HttpResponse:
+    """The detail panel's poll: 204 unchanged, 200 changed, 286 final (or gone)."""
+    if not request.htmx:
+        return HttpResponseRedirect(reverse("backup-detail", args=[backup_id]))
+    template = "backups/backup_detail.html#backup-panel"
+    try:
+        backup = api_client(request).get_backup(str(backup_id))
+    except NotFound:
+        context = {"gone": True, "backup_id": str(backup_id), "announce": "Backup deleted."}
+        return TemplateResponse(request, template, context, status=HTMX_STOP_POLLING)
+    changed = request.GET.get("known", "") != panel_fingerprint(backup)
+    if backup.is_transitional and not changed:
+        return HttpResponse(status=204)
+    context = _panel_context(request, backup, cached_volume_directory(request))
+    if changed:
+        context["announce"] = f"Status: {backup.status.label}."
+    status = 200 if backup.is_transitional else HTMX_STOP_POLLING
+    return TemplateResponse(request, template, context, status=status)
