@@ -15,6 +15,7 @@ retried, whatever the failure.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -273,6 +274,9 @@ class ByCloudClient:
     # --- sessions --------------------------------------------------------------------------
 
     def _make_retry(self) -> CappedRetry:
+        extra: dict[str, Any] = {}
+        if hasattr(Retry, "DEFAULT_RETRY_AFTER_MAX"):  # urllib3 >= 2.5: also cap the sleep itself
+            extra["retry_after_max"] = max(1, math.ceil(self.max_retry_after))
         return CappedRetry(
             total=self.retries,
             allowed_methods=IDEMPOTENT_METHODS,
@@ -283,6 +287,7 @@ class ByCloudClient:
             redirect=0,
             backoff_factor=self.backoff_factor,
             max_retry_after=self.max_retry_after,
+            **extra,
         )
 
     def _session(self) -> requests.Session:

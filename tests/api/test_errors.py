@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 
 import pytest
+import requests
 import responses
 
 from backups.api import (
     ApiError,
     ApiKey,
+    ApiTimeout,
+    ApiUnavailable,
     BadRequest,
     ByCloudClient,
     Conflict,
@@ -188,10 +191,33 @@ def test_2xx_wrong_shape_is_unexpected(
 def test_unexpected_2xx_status_is_unexpected(
     rsps: responses.RequestsMock, api: ByCloudClient
 ) -> None:
-    rsps.get(f"{BASE}/v1/backups/{BACKUP_ID}", status=204)
+    rsps.get(f"{BASE}/v1/backups/{BACKUP_ID}", status=203, json={"backup": backup_json()})
     with pytest.raises(UnexpectedResponse) as info:
         api.get_backup(BACKUP_ID)
-    assert info.value.status == 204
+    assert info.value.status == 203
+
+
+@pytest.mark.parametrize(
+    ("exception", "error_class"),
+    [
+        (requests.ConnectTimeout("connect timed out"), ApiTimeout),
+        (requests.ReadTimeout("read timed out"), ApiTimeout),
+        (requests.ConnectionError("connection reset by peer"), ApiUnavailable),
+        (requests.exceptions.ChunkedEncodingError("broken"), ApiUnavailable),
+    ],
+)
+def test_transport_exceptions_map_to_unavailable(
+    rsps: responses.RequestsMock,
+    api: ByCloudClient,
+    exception: Exception,
+    error_class: type[ApiError],
+) -> None:
+    rsps.get(f"{BASE}/v1/backups", body=exception)
+    with pytest.raises(ApiUnavailable) as info:
+        api.list_backups()
+    assert type(info.value) is error_class
+    assert info.value.status is None
+    assert info.value.path == "/v1/backups"
 
 
 # --- delete_backup, an undocumented operation ----------------------------------------------
@@ -284,7 +310,7 @@ def test_credential_never_in_errors_or_logs(
 def test_bearer_token_not_in_logs_on_transport_failure(
     caplog: pytest.LogCaptureFixture, closed_port_url: str
 ) -> None:
-    from backups.api import ApiUnavailable, BearerToken
+    from backups.api import BearerToken
 
     caplog.set_level(logging.DEBUG)
     api = ByCloudClient(closed_port_url, BearerToken(TOKEN), retries=0)
