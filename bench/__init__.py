@@ -1,0 +1,1 @@
+"""`python -m bench`: the console measured against its physical limit (see docs/PERFORMANCE.md)."""
