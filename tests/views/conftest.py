@@ -139,3 +139,16 @@ def error_json(status: int, message: str, request_id: str = "req-test-1") -> dic
 
 
 JsonFactory = Callable[..., dict[str, Any]]
+
+
+# The in-process ByCloud emulator (tests/conftest_emulator.py), for tests wanting realism.
+from tests.conftest_emulator import emulator  # noqa: E402, F401
+
+
+@pytest.fixture
+def emulator_region(settings, db, emulator) -> str:  # noqa: F811 (the fixture)
+    """The emulator as the only region: sign in through /signin with a seeded credential."""
+    settings.BYCLOUD_REGIONS = {"emu": {"url": emulator.url, "label": "emulator"}}
+    settings.BYCLOUD_API_RETRIES = 0
+    cache.clear()
+    return "emu"

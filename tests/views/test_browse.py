@@ -747,3 +747,66 @@ def test_not_signed_in_redirects_to_signin_with_next(client, api, path, test_reg
     assert response.status_code == 302
     assert response["Location"].startswith("/signin?next=")
     assert len(api.calls) == 0
+
+
+# --- against the emulator ----------------------------------------------------------------------
+
+EMU_CHAIN_FULL = "30000000-0000-4000-8000-000000000001"
+EMU_CHAIN_INC1 = "30000000-0000-4000-8000-000000000002"
+EMU_CHAIN_INC2 = "30000000-0000-4000-8000-000000000003"
+EMU_ERROR = "30000000-0000-4000-8000-000000000004"
+EMU_APP_DATA = "10000000-0000-4000-8000-000000000005"
+
+
+@pytest.fixture
+def emu_client(client, emulator_region):
+    response = client.post(
+        "/signin", {"method": "token", "access_token": "demo-token", "region": emulator_region}
+    )
+    assert response.status_code == 302
+    return client
+
+
+def test_emulator_list_shows_seeded_backups_with_volume_names(emu_client, emulator):
+    body = html(emu_client.get("/"))
+    assert f'id="backup-{EMU_CHAIN_INC2}"' in body
+    assert ">app-data<" in body or "app-data" in body
+    assert "<code>10000000</code>" not in body  # every volume name resolved
+    body = html(emu_client.get("/", {"volume": EMU_APP_DATA}))
+    rows = re.findall(r'<tr id="backup-([0-9a-f-]+)"', body)
+    assert set(rows) == {EMU_CHAIN_FULL, EMU_CHAIN_INC1, EMU_CHAIN_INC2}
+
+
+def test_emulator_detail_of_the_chain(emu_client):
+    body = html(emu_client.get(f"/backups/{EMU_CHAIN_INC1}"))
+    chain = body[body.index("Backup chain") :]
+    parent = chain[chain.index("Likely parent") : chain.index("Dependent backups")]
+    assert f'href="/backups/{EMU_CHAIN_FULL}"' in parent
+    assert f'href="/backups/{EMU_CHAIN_INC2}"' in chain[chain.index("Dependent backups") :]
+    assert 'id="delete-reason">Incremental backups depend on this backup' in body
+
+    error = html(emu_client.get(f"/backups/{EMU_ERROR}"))
+    assert "is over its quota" in error and 'role="alert"' in error
+
+
+def test_emulator_live_status_from_creating_to_available(emu_client, emulator):
+    created = emulator.demo.post(
+        "/v1/backups", json={"volume_id": EMU_APP_DATA, "name": "live-one", "incremental": True}
+    )
+    assert created.status_code == 202, created.text
+    backup_id = created.json()["backup"]["id"]
+
+    body = html(emu_client.get("/"))
+    url = poller_url(body)
+    assert url and backup_id in url
+    assert emu_client.get(url, **HTMX).status_code == 204
+
+    emulator.settle()
+    response = emu_client.get(url, **HTMX)
+    assert response.status_code == 286
+    assert f'<tr id="backup-{backup_id}" hx-swap-oob="true">' in html(response)
+    assert ">available<" in html(response)
+
+    detail = html(emu_client.get(f"/backups/{backup_id}"))
+    assert "Incremental" in detail
+    assert f'href="/backups/{EMU_CHAIN_INC2}"' in detail  # its likely parent
