@@ -41,3 +41,74 @@
   document.addEventListener("DOMContentLoaded", function () { enhance(document); });
   document.addEventListener("htmx:load", function (event) { enhance(event.target); });
 })();
+
+// Backup actions (create, restore, delete): progressive enhancements only; every form posts
+// and re-renders without them.
+(function () {
+  "use strict";
+
+  // Create: a submit button marked data-submit-once is disabled while its POST is in flight
+  // (the server's one-time token is what really prevents a second backup).
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    if (!button || !button.hasAttribute("data-submit-once")) return;
+    if (event.target.hasAttribute("hx-post")) return; // htmx forms use hx-disabled-elt
+    // After the browser has read the form (a disabled button would not be sent).
+    setTimeout(function () {
+      if (event.defaultPrevented) return;
+      button.disabled = true;
+      button.setAttribute("aria-busy", "true");
+    }, 0);
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (!event.persisted) return;
+    document.querySelectorAll("[data-submit-once][aria-busy]").forEach(function (button) {
+      button.disabled = false;
+      button.removeAttribute("aria-busy");
+    });
+  });
+
+  // Create: Enter in the volume search searches in place instead of submitting the form.
+  document.addEventListener("keydown", function (event) {
+    var input = event.target;
+    if (event.key !== "Enter" || !input.matches || !input.matches("[data-picker-search]")) return;
+    if (!window.htmx) return;
+    event.preventDefault();
+    input.dispatchEvent(new Event("search"));
+  });
+
+  // Create: a new volume's options bring a new suggested name; use it unless one was typed.
+  function syncSuggestedName(root) {
+    if (!root.querySelector) return;
+    var options = root.id === "volume-options" ? root : root.querySelector("#volume-options");
+    var name = document.getElementById("id_name");
+    if (!options || !name) return;
+    var hidden = options.querySelector('input[name="name_suggested"]');
+    if (!hidden) return;
+    var previous = name.getAttribute("data-suggested") || "";
+    if (hidden.value && (name.value === "" || name.value === previous)) {
+      name.value = hidden.value;
+    }
+    name.setAttribute("data-suggested", hidden.value);
+  }
+
+  // Restore: show the field of the chosen target only ("A new volume" / "An existing volume").
+  function syncRestoreTarget(root) {
+    var form = root.querySelector ? root.querySelector("#backup-restore-form") : null;
+    if (!form) return;
+    function sync() {
+      var checked = form.querySelector('input[name="target"]:checked');
+      form.querySelectorAll(".restore-target").forEach(function (panel) {
+        panel.hidden = !!checked && panel.dataset.target !== checked.value;
+      });
+    }
+    sync();
+    form.addEventListener("change", sync);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { syncRestoreTarget(document); });
+  document.addEventListener("htmx:load", function (event) {
+    syncSuggestedName(event.target);
+    syncRestoreTarget(event.target);
+  });
+})();

@@ -1,0 +1,86 @@
+"""One backup per submitted form, however many times it is posted.
+
+Every create form carries a random one-time token. The first POST *claims* it with
+``cache.add`` (atomic in Redis and in the database cache: only one request can add a key);
+when ByCloud has accepted the backup, the token records its id, so a repeated POST (a double
+click, a browser resubmission, the back button) leads to that backup instead of creating
+another. A POST that finds the token claimed but not yet finished waits briefly for the first
+one. A create that failed *releases* the token, so the user can fix the form and submit again.
+
+The cache is shared by every worker and instance (database cache or Redis, see settings), so
+the guarantee holds across processes.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+PENDING = "pending"
+_DONE_PREFIX = "done:"
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
+
+#: How long a claim may stay pending (a create never takes this long: the API times out first).
+PENDING_SECONDS = 120
+#: How long a finished submission is remembered (the back button, a late resubmission).
+DONE_SECONDS = 24 * 3600
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def is_valid_token(token: object) -> bool:
+    return isinstance(token, str) and bool(_TOKEN_RE.match(token))
+
+
+def _key(scope: str, token: str) -> str:
+    return f"submit:{scope}:{token}"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The state of a token: never seen, in flight, or done with ``result_id``."""
+
+    pending: bool = False
+    result_id: str | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.result_id is not None
+
+
+def lookup(scope: str, token: str) -> Submission:
+    value = cache.get(_key(scope, token))
+    if value == PENDING:
+        return Submission(pending=True)
+    if isinstance(value, str) and value.startswith(_DONE_PREFIX):
+        return Submission(result_id=value[len(_DONE_PREFIX) :])
+    return Submission()
+
+
+def claim(scope: str, token: str) -> bool:
+    """True for the one request that may go ahead with this token."""
+    return bool(cache.add(_key(scope, token), PENDING, timeout=PENDING_SECONDS))
+
+
+def complete(scope: str, token: str, result_id: str) -> None:
+    cache.set(_key(scope, token), _DONE_PREFIX + result_id, timeout=DONE_SECONDS)
+
+
+def release(scope: str, token: str) -> None:
+    cache.delete(_key(scope, token))
+
+
+def wait_for(scope: str, token: str, *, seconds: float = 5.0, interval: float = 0.25) -> Submission:
+    """Poll until the first request with this token finishes (or ``seconds`` pass)."""
+    deadline = time.monotonic() + seconds
+    state = lookup(scope, token)
+    while state.pending and time.monotonic() < deadline:
+        time.sleep(interval)
+        state = lookup(scope, token)
+    return state
