@@ -1055,3 +1055,88 @@ def test_delete_of_an_unknown_backup_is_a_404_page(signed_in, api):
     response = signed_in.get(f"/backups/{B_LEAF}/delete")
     assert response.status_code == 404
     assert REQUEST_ID in text(response)
+
+
+# --- against the in-process emulator (the real contract, strict body validation) ------------
+
+from emulator import seed  # noqa: E402
+
+
+@pytest.fixture
+def emu(client, emulator_region):
+    response = client.post(
+        "/signin", {"method": "token", "access_token": seed.DEMO_TOKEN, "region": emulator_region}
+    )
+    assert response.status_code == 302
+    return client
+
+
+def emu_backups(emulator, volume_id):
+    return emulator.demo.get("/v1/backups", params={"volume_id": volume_id}).json()["backups"]
+
+
+def test_emulator_create_once_with_metadata_and_an_incremental(emu, emulator):
+    form = emu.get(f"/backups/new?volume={seed.VOLUME_APP_DATA}")
+    token = input_value(form, "token")
+    before = len(emu_backups(emulator, seed.VOLUME_APP_DATA))
+    data = {
+        "token": token,
+        "volume": seed.VOLUME_APP_DATA,
+        "name": input_value(form, "name"),
+        "name_suggested": input_value(form, "name_suggested"),
+        "incremental": "on",
+        "metadata-0-key": "team/owner",
+        "metadata-0-value": "platform: core",
+        "action": "create",
+    }
+    first = emu.post("/backups/new", data)
+    assert first.status_code == 302, text(first)
+    again = emu.post("/backups/new", data)
+    assert again["Location"] == first["Location"]
+    after = emu_backups(emulator, seed.VOLUME_APP_DATA)
+    assert len(after) == before + 1
+    new = next(b for b in after if first["Location"].endswith(b["id"]))
+    assert new["is_incremental"] is True
+    assert new["metadata"] == {"team/owner": "platform: core"}
+    assert new["name"].startswith("app-data-")
+
+
+def test_emulator_in_use_volume_needs_force(emu, emulator):
+    form = emu.get(f"/backups/new?volume={seed.VOLUME_WEB_01}")
+    data = {"token": input_value(form, "token"), "volume": seed.VOLUME_WEB_01, "action": "create"}
+    refused = emu.post("/backups/new", data)
+    assert refused.status_code == 400
+    assert "tick Force" in text(refused)
+    accepted = emu.post("/backups/new", {**data, "force": "on"})
+    assert accepted.status_code == 302
+
+
+def test_emulator_read_only_credential_gets_the_form_back_read_only(client, emulator_region):
+    client.post(
+        "/signin",
+        {"method": "token", "access_token": seed.DEMO_VIEWER_TOKEN, "region": emulator_region},
+    )
+    form = client.get(f"/backups/new?volume={seed.VOLUME_APP_DATA}")
+    data = {"token": input_value(form, "token"), "volume": seed.VOLUME_APP_DATA, "action": "create"}
+    response = client.post("/backups/new", {**data, "description": "kept"})
+    assert response.status_code == 403
+    assert "This session is now read-only" in text(response)
+    assert textarea_value(response, "description") == "kept"
+
+
+def test_emulator_restore_and_delete(emu, emulator):
+    # A full backup of an empty volume, settled to available, then restored to a new volume.
+    created = emulator.demo.post("/v1/backups", json={"volume_id": seed.VOLUME_EMPTY}).json()
+    emulator.settle()
+    backup_id = created["backup"]["id"]
+    response = emu.post(f"/backups/{backup_id}/restore", {"target": "new", "new_name": "copy"})
+    assert response.status_code == 302
+    started = emu.get(response["Location"])
+    assert "copy" in text(started)
+    emulator.settle()
+    # The parent of the seeded chain cannot be deleted; the new leaf can.
+    refused = emu.get(f"/backups/{seed.BACKUP_CHAIN_FULL}/delete")
+    assert "Delete its incremental backups first" in text(refused)
+    deleted = emu.post(f"/backups/{backup_id}/delete")
+    assert deleted.status_code == 302
+    assert emulator.demo.get(f"/v1/backups/{backup_id}").json()["backup"]["status"] == "deleting"
