@@ -386,6 +386,37 @@ def test_choose_volume_without_js_shows_its_options_and_a_new_suggested_name(sig
     assert input_value(response, "name") == "my-own"
 
 
+def test_more_volumes_without_js_shows_the_next_page_and_keeps_the_choice(signed_in, api):
+    token = create_form_token(signed_in, api)
+    api.calls.reset()
+    mock_volume_context(api, volume(V_IN_USE, "web-1", status="in-use", attached=True))
+    api.replace(responses.GET, VOLUMES, json=page("volumes", PICKER_VOLUMES[2:], total=4))
+    response = signed_in.post(
+        "/backups/new", full_post(token, action=f"more_volumes_{V_AVAILABLE}", volume_search="b")
+    )
+    assert response.status_code == 200
+    listing = [c for c in calls(api, "GET", VOLUMES) if "marker=" in c.request.url]
+    assert query(listing[0]) == {"marker": V_AVAILABLE, "name": "b*", "limit": "10"}
+    assert "broken" in text(response)
+    assert_values_kept(response, token)  # the chosen volume stays on top, checked
+
+
+def test_action_pages_have_no_inline_styles_or_scripts(signed_in, api):
+    mock_picker(api)
+    mock_volume_context(api, volume(V_IN_USE, "web-1", status="in-use", attached=True))
+    mock_backup(api, bid=B_LEAF)
+    pages = [
+        signed_in.get(f"/backups/new?volume={V_IN_USE}"),
+        signed_in.get(f"/backups/{B_LEAF}/delete"),
+    ]
+    for response in pages:
+        body = html(response)
+        assert " style=" not in body and "<style" not in body and "hx-on" not in body
+        for script in re.findall(r"<script[^>]*>", body):
+            assert "nonce=" in script and "src=" in script
+        assert "Content-Security-Policy" in response
+
+
 # --- the options fragment -------------------------------------------------------------------
 
 
