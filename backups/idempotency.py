@@ -6,6 +6,9 @@ when ByCloud has accepted the backup, the token records its id, so a repeated PO
 click, a browser resubmission, the back button) leads to that backup instead of creating
 another. A POST that finds the token claimed but not yet finished waits briefly for the first
 one. A create that failed *releases* the token, so the user can fix the form and submit again.
+A create whose outcome is unknown (a timeout: it may have reached ByCloud) keeps its token as
+*uncertain*, so a browser retry of that same POST never sends a second create; the form comes
+back with a fresh token for a deliberate new attempt.
 
 The cache is shared by every worker and instance (database cache or Redis, see settings), so
 the guarantee holds across processes.
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 
 PENDING = "pending"
+UNCERTAIN = "uncertain"
 _DONE_PREFIX = "done:"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
@@ -48,6 +52,7 @@ class Submission:
 
     pending: bool = False
     result_id: str | None = None
+    uncertain: bool = False
 
     @property
     def done(self) -> bool:
@@ -58,6 +63,8 @@ def lookup(scope: str, token: str) -> Submission:
     value = cache.get(_key(scope, token))
     if value == PENDING:
         return Submission(pending=True)
+    if value == UNCERTAIN:
+        return Submission(uncertain=True)
     if isinstance(value, str) and value.startswith(_DONE_PREFIX):
         return Submission(result_id=value[len(_DONE_PREFIX) :])
     return Submission()
@@ -70,6 +77,10 @@ def claim(scope: str, token: str) -> bool:
 
 def complete(scope: str, token: str, result_id: str) -> None:
     cache.set(_key(scope, token), _DONE_PREFIX + result_id, timeout=DONE_SECONDS)
+
+
+def mark_uncertain(scope: str, token: str) -> None:
+    cache.set(_key(scope, token), UNCERTAIN, timeout=DONE_SECONDS)
 
 
 def release(scope: str, token: str) -> None:

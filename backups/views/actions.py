@@ -331,12 +331,16 @@ def _create_post(request: HttpRequest) -> HttpResponse:
 
     client = api_client(request)
     token = request.POST.get("token", "")
+    retry_of_uncertain = False
     if action == "create" and idempotency.is_valid_token(token):
         earlier = idempotency.lookup(IDEMPOTENCY_SCOPE, token)
         if earlier.pending:
             earlier = idempotency.wait_for(IDEMPOTENCY_SCOPE, token, seconds=DUPLICATE_WAIT_SECONDS)
         if earlier.done:
             return _already_created(request, earlier.result_id or "")
+        retry_of_uncertain = earlier.uncertain
+        if retry_of_uncertain:
+            token = ""  # a new token below: this POST repeats one that may have landed
 
     volume_id = request.POST.get("volume", "").strip()
     context, alert = (
@@ -374,7 +378,7 @@ def _create_post(request: HttpRequest) -> HttpResponse:
 
     if not idempotency.is_valid_token(token):
         form.is_valid()
-        form.add_error(None, "This form had expired. Check the values and submit it again.")
+        form.add_error(None, UNCERTAIN_NOTICE if retry_of_uncertain else EXPIRED_NOTICE)
         return again(status=400)
 
     form_valid = form.is_valid()
@@ -402,7 +406,11 @@ def _create_post(request: HttpRequest) -> HttpResponse:
         idempotency.release(IDEMPOTENCY_SCOPE, token)
         raise
     except ApiError as error:
-        idempotency.release(IDEMPOTENCY_SCOPE, token)
+        if outcome_unknown(error):
+            idempotency.mark_uncertain(IDEMPOTENCY_SCOPE, token)
+            data["token"] = idempotency.new_token()
+        else:
+            idempotency.release(IDEMPOTENCY_SCOPE, token)
         logger.info(
             "Create backup refused: %s %s request_id=%s",
             error.status,
@@ -421,6 +429,18 @@ def _create_post(request: HttpRequest) -> HttpResponse:
         request, f"Backup {backup.display_name} is being created. This page follows its progress."
     )
     return HttpResponseRedirect(reverse("backup-detail", args=[backup.id]))
+
+
+EXPIRED_NOTICE = "This form had expired. Check the values and submit it again."
+UNCERTAIN_NOTICE = (
+    "An earlier submission of this form did not get an answer from ByCloud and may have "
+    "created the backup. Check the list of backups; submit again only if it is not there."
+)
+
+
+def outcome_unknown(error: ApiError) -> bool:
+    """The create may have reached ByCloud: a timeout or a gateway that gave up waiting."""
+    return isinstance(error, ApiTimeout) or error.status in {502, 504}
 
 
 def _already_created(request: HttpRequest, backup_id: str) -> HttpResponse:

@@ -346,7 +346,11 @@ def test_search_without_js_keeps_everything_typed(signed_in, api):
 
 
 def assert_values_kept(response, token, *, force=True):
-    assert input_value(response, "token") == token
+    """Every value typed is back; `token=None` means a fresh token replaced the first one."""
+    if token is None:
+        assert idempotency.is_valid_token(input_value(response, "token"))
+    else:
+        assert input_value(response, "token") == token
     assert "checked" in tag(response, rf'<input[^>]*id="volume-{V_IN_USE}"[^>]*>')
     assert input_value(response, "name") == "web-1-nightly"
     assert textarea_value(response, "description") == "Before the <upgrade> & migration"
@@ -589,7 +593,8 @@ def test_every_api_error_brings_the_form_back_with_every_value(
     assert message in alert
     if "json" in mock:
         assert REQUEST_ID in alert
-    assert_values_kept(response, token)
+    uncertain = status == 504
+    assert_values_kept(response, None if uncertain else token)
     if field is not None:
         field_html = tag(response, rf'id="field-{field}".*?(?:</fieldset>|</div>\s*</div>)')
         assert message in field_html, field
@@ -770,6 +775,23 @@ def test_a_failed_create_releases_the_token_so_the_form_can_be_resubmitted(signe
     assert signed_in.post("/backups/new", full_post(token)).status_code == 409
     response = signed_in.post("/backups/new", full_post(token))
     assert response["Location"] == f"/backups/{B_NEW}"
+    assert len(calls(api, "POST", BACKUPS)) == 2
+
+
+def test_a_create_that_timed_out_is_never_sent_again_with_the_same_token(signed_in, api):
+    token = create_form_token(signed_in, api)
+    mock_volume_context(api, volume(V_IN_USE, "web-1", status="in-use", attached=True))
+    api.post(BACKUPS, body=requests.exceptions.ReadTimeout("slow"))
+    api.post(BACKUPS, status=202, json=created())
+    first = signed_in.post("/backups/new", full_post(token))
+    fresh_token = input_value(first, "token")
+    assert fresh_token != token and idempotency.is_valid_token(fresh_token)
+    repeated = signed_in.post("/backups/new", full_post(token))
+    assert repeated.status_code == 400
+    assert "may have created the backup" in text(repeated)
+    assert len(calls(api, "POST", BACKUPS)) == 1
+    deliberate = signed_in.post("/backups/new", full_post(input_value(repeated, "token")))
+    assert deliberate["Location"] == f"/backups/{B_NEW}"
     assert len(calls(api, "POST", BACKUPS)) == 2
 
 
