@@ -63,7 +63,8 @@ class OpenTab(HttpUser):
             self.poll_url, headers=headers, name="poll", allow_redirects=False, catch_response=True
         ) as response:
             if response.status_code not in (200, 204, 286):
-                response.failure(f"HTTP {response.status_code}")
+                error = getattr(response, "error", None)
+                response.failure(f"HTTP {response.status_code} {error!r}"[:200])
             else:
                 response.success()
                 self._follow(response.text if response.status_code == 200 else "")

@@ -209,7 +209,9 @@ def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"Command: `{meta['command']}` ({meta['mode']} mode), {meta['date']}, "
         f"{meta['duration_s']:.0f} s.",
-        f"Machine: {machine['cpu_count']} CPUs, Python {machine['python']}, {machine['platform']}.",
+        f"Machine: {machine['cpu_count']} CPUs, Python {machine['python']}, {machine['platform']}; "
+        f"load average (1, 5, 15 min) {meta['load_average_at_start']} at the start, "
+        f"{meta['load_average_at_end']} at the end.",
         f"Added API latency L = {meta['latency_ms']} ms; {meta['reps']} repetitions per latency "
         f"figure; organisation of {meta['backups']:,} backups unless stated.",
         "",

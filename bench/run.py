@@ -201,7 +201,11 @@ def start_run(options: Options, stack: Stack) -> Run:
     return Run(options, stack, bench)
 
 
-def meta(options: Options, started: float, stack: Stack | None) -> dict[str, Any]:
+def load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def meta(options: Options, started: float, load_at_start: list[float]) -> dict[str, Any]:
     return {
         "command": options.command,
         "mode": options.mode,
@@ -209,6 +213,8 @@ def meta(options: Options, started: float, stack: Stack | None) -> dict[str, Any
         "duration_s": round(time.monotonic() - started, 1),
         "git_commit": git_commit(),
         "machine": machine(),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": load_average(),
         "latency_ms": options.latency_ms,
         "reps": options.reps,
         "backups": options.backups,
@@ -221,6 +227,7 @@ def meta(options: Options, started: float, stack: Stack | None) -> dict[str, Any
 
 
 def run(options: Options) -> int:
+    load_at_start = load_average()  # other work on the machine skews medians: recorded
     started = time.monotonic()
     print(f"bench ({options.mode}): starting the emulator and the console …", flush=True)
     results: dict[str, Any] = {}
@@ -232,7 +239,7 @@ def run(options: Options) -> int:
             measure_all(current)
         finally:
             results, errors = current.results, current.errors
-    results = {"meta": meta(options, started, None), **results, "errors": errors}
+    results = {"meta": meta(options, started, load_at_start), **results, "errors": errors}
     results = report.with_verdicts(results)
     report.write_json(results, options.out)
     table = report.markdown(results)
