@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from types import TracebackType
@@ -466,6 +466,18 @@ class ByCloudClient:
                 request_id=answer.request_id,
             ) from None
 
+    def _one(self, answer: _Answer, key: str, build: Callable[[Mapping[str, Any]], T]) -> T:
+        """The object under ``key`` of an answer (``{"backup": {...}}``)."""
+        result: T = self._parse(answer, lambda d: build(d[key]))
+        return result
+
+    def _page(
+        self, answer: _Answer, plural: str, build: Callable[[Mapping[str, Any]], T]
+    ) -> Page[T]:
+        """A list answer (``{"backups": [...], "meta": ..., "links": ...}``) as a Page."""
+        page: Page[T] = self._parse(answer, lambda d: Page.from_api(d, plural, build))
+        return page
+
     # --- volumes ---------------------------------------------------------------------------
 
     def list_volumes(
@@ -484,16 +496,12 @@ class ByCloudClient:
                 limit=limit, marker=marker, name=name, status=status, bootable=bootable
             ),
         )
-        page: Page[Volume] = self._parse(
-            answer, lambda d: Page.from_api(d, "volumes", Volume.from_api)
-        )
-        return page
+        return self._page(answer, "volumes", Volume.from_api)
 
     def get_volume(self, volume_id: str) -> Volume:
         path = f"/v1/volumes/{_validate_id(volume_id, 'volume_id')}"
         answer = self._request("GET", path)
-        volume: Volume = self._parse(answer, lambda d: Volume.from_api(d["volume"]))
-        return volume
+        return self._one(answer, "volume", Volume.from_api)
 
     def create_volume(
         self,
@@ -520,8 +528,7 @@ class ByCloudClient:
             metadata=dict(metadata) if metadata is not None else None,
         )
         answer = self._request("POST", "/v1/volumes", json=body, expected=(200, 201, 202))
-        volume: Volume = self._parse(answer, lambda d: Volume.from_api(d["volume"]))
-        return volume
+        return self._one(answer, "volume", Volume.from_api)
 
     def update_volume(
         self,
@@ -539,8 +546,7 @@ class ByCloudClient:
             metadata=dict(metadata) if metadata is not None else None,
         )
         answer = self._request("PATCH", path, json=body)
-        volume: Volume = self._parse(answer, lambda d: Volume.from_api(d["volume"]))
-        return volume
+        return self._one(answer, "volume", Volume.from_api)
 
     # --- snapshots -------------------------------------------------------------------------
 
@@ -560,16 +566,12 @@ class ByCloudClient:
                 limit=limit, marker=marker, name=name, status=status, volume_id=volume_id
             ),
         )
-        page: Page[Snapshot] = self._parse(
-            answer, lambda d: Page.from_api(d, "snapshots", Snapshot.from_api)
-        )
-        return page
+        return self._page(answer, "snapshots", Snapshot.from_api)
 
     def get_snapshot(self, snapshot_id: str) -> Snapshot:
         path = f"/v1/snapshots/{_validate_id(snapshot_id, 'snapshot_id')}"
         answer = self._request("GET", path)
-        snapshot: Snapshot = self._parse(answer, lambda d: Snapshot.from_api(d["snapshot"]))
-        return snapshot
+        return self._one(answer, "snapshot", Snapshot.from_api)
 
     def create_snapshot(
         self,
@@ -588,8 +590,7 @@ class ByCloudClient:
             metadata=dict(metadata) if metadata is not None else None,
         )
         answer = self._request("POST", "/v1/snapshots", json=body, expected=(200, 201, 202))
-        snapshot: Snapshot = self._parse(answer, lambda d: Snapshot.from_api(d["snapshot"]))
-        return snapshot
+        return self._one(answer, "snapshot", Snapshot.from_api)
 
     # --- backups ---------------------------------------------------------------------------
 
@@ -609,16 +610,12 @@ class ByCloudClient:
                 limit=limit, marker=marker, name=name, status=status, volume_id=volume_id
             ),
         )
-        page: Page[Backup] = self._parse(
-            answer, lambda d: Page.from_api(d, "backups", Backup.from_api)
-        )
-        return page
+        return self._page(answer, "backups", Backup.from_api)
 
     def get_backup(self, backup_id: str) -> Backup:
         path = f"/v1/backups/{_validate_id(backup_id, 'backup_id')}"
         answer = self._request("GET", path)
-        backup: Backup = self._parse(answer, lambda d: Backup.from_api(d["backup"]))
-        return backup
+        return self._one(answer, "backup", Backup.from_api)
 
     def create_backup(
         self,
@@ -643,8 +640,7 @@ class ByCloudClient:
             metadata=dict(metadata) if metadata is not None else None,
         )
         answer = self._request("POST", "/v1/backups", json=body, expected=(200, 201, 202))
-        backup: Backup = self._parse(answer, lambda d: Backup.from_api(d["backup"]))
-        return backup
+        return self._one(answer, "backup", Backup.from_api)
 
     def delete_backup(self, backup_id: str) -> Backup:
         """DELETE a backup (undocumented operation). Returns the backup, normally ``deleting``.
@@ -673,8 +669,7 @@ class ByCloudClient:
             exc.message = "This region does not support deleting backups"
             exc.args = (exc.message,)
             raise
-        backup: Backup = self._parse(answer, lambda d: Backup.from_api(d["backup"]))
-        return backup
+        return self._one(answer, "backup", Backup.from_api)
 
     def restore_backup(
         self, backup_id: str, *, volume_id: str | None = None, name: str | None = None
