@@ -83,6 +83,8 @@ def mark_read_only(request: HttpRequest) -> None:
     if data and not data.get("read_only"):
         data["read_only"] = True
         request.session[SESSION_KEY] = data
+    # The page answering this very request must show it too (its header is rendered later).
+    request.__dict__.pop("_console_session", None)
 
 
 def current_session(request: HttpRequest) -> ConsoleSession | None:
