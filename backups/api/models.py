@@ -206,6 +206,41 @@ def _freeze_metadata(value: Mapping[str, str] | None) -> Mapping[str, str]:
 # --- models --------------------------------------------------------------------------------
 
 
+class _Resource:
+    """What volumes, snapshots and backups have in common."""
+
+    __slots__ = ()
+    id: str
+    name: str | None
+    status: StrEnum
+    status_raw: str
+    metadata: Mapping[str, str]
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    def _normalise(self) -> None:
+        object.__setattr__(self, "metadata", _freeze_metadata(self.metadata))
+        if not self.status_raw:
+            object.__setattr__(self, "status_raw", str(self.status))
+
+
+def _resource_fields(data: Mapping[str, Any], status_type: Any) -> dict[str, Any]:
+    """The fields every resource object of the API carries, parsed."""
+    return {
+        "id": _str(data, "id"),
+        "crn": _str(data, "crn"),
+        "name": _opt_str(data, "name"),
+        "description": _opt_str(data, "description"),
+        "status": status_type.parse(data.get("status")),
+        "status_raw": str(data.get("status") or ""),
+        "metadata": _metadata(data),
+        "created_at": parse_datetime(data["created_at"]),
+        "updated_at": parse_datetime(data["updated_at"]),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Attachment:
     id: str
@@ -224,7 +259,7 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Volume:
+class Volume(_Resource):
     id: str
     crn: str
     status: VolumeStatus
@@ -246,10 +281,8 @@ class Volume:
     status_raw: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "metadata", _freeze_metadata(self.metadata))
+        self._normalise()
         object.__setattr__(self, "attachments", tuple(self.attachments))
-        if not self.status_raw:
-            object.__setattr__(self, "status_raw", str(self.status))
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Volume:
@@ -257,12 +290,7 @@ class Volume:
         if not isinstance(attachments, list | tuple):
             raise TypeError("attachments: expected an array")
         return cls(
-            id=_str(data, "id"),
-            crn=_str(data, "crn"),
-            name=_opt_str(data, "name"),
-            description=_opt_str(data, "description"),
-            status=VolumeStatus.parse(data.get("status")),
-            status_raw=str(data.get("status") or ""),
+            **_resource_fields(data, VolumeStatus),
             size=_int(data, "size"),
             volume_type=_opt_str(data, "volume_type"),
             bootable=_bool(data, "bootable"),
@@ -272,14 +300,7 @@ class Volume:
             snapshot_id=_opt_str(data, "snapshot_id"),
             image_id=_opt_str(data, "image_id"),
             attachments=tuple(Attachment.from_api(a) for a in attachments),
-            metadata=_metadata(data),
-            created_at=parse_datetime(data["created_at"]),
-            updated_at=parse_datetime(data["updated_at"]),
         )
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.id
 
     @property
     def is_in_use(self) -> bool:
@@ -287,7 +308,7 @@ class Volume:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Snapshot:
+class Snapshot(_Resource):
     id: str
     crn: str
     status: SnapshotStatus
@@ -301,33 +322,19 @@ class Snapshot:
     status_raw: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "metadata", _freeze_metadata(self.metadata))
-        if not self.status_raw:
-            object.__setattr__(self, "status_raw", str(self.status))
+        self._normalise()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Snapshot:
         return cls(
-            id=_str(data, "id"),
-            crn=_str(data, "crn"),
-            name=_opt_str(data, "name"),
-            description=_opt_str(data, "description"),
-            status=SnapshotStatus.parse(data.get("status")),
-            status_raw=str(data.get("status") or ""),
+            **_resource_fields(data, SnapshotStatus),
             volume_id=_str(data, "volume_id"),
             size=_int(data, "size"),
-            metadata=_metadata(data),
-            created_at=parse_datetime(data["created_at"]),
-            updated_at=parse_datetime(data["updated_at"]),
         )
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.id
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Backup:
+class Backup(_Resource):
     id: str
     crn: str
     status: BackupStatus
@@ -346,34 +353,20 @@ class Backup:
     status_raw: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "metadata", _freeze_metadata(self.metadata))
-        if not self.status_raw:
-            object.__setattr__(self, "status_raw", str(self.status))
+        self._normalise()
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Backup:
         return cls(
-            id=_str(data, "id"),
-            crn=_str(data, "crn"),
-            name=_opt_str(data, "name"),
-            description=_opt_str(data, "description"),
-            status=BackupStatus.parse(data.get("status")),
-            status_raw=str(data.get("status") or ""),
+            **_resource_fields(data, BackupStatus),
             volume_id=_str(data, "volume_id"),
             size=_int(data, "size"),
             container=_opt_str(data, "container"),
             is_incremental=_bool(data, "is_incremental"),
             has_dependent_backups=_bool(data, "has_dependent_backups"),
             snapshot_id=_opt_str(data, "snapshot_id"),
-            metadata=_metadata(data),
             fail_reason=_opt_str(data, "fail_reason"),
-            created_at=parse_datetime(data["created_at"]),
-            updated_at=parse_datetime(data["updated_at"]),
         )
-
-    @property
-    def display_name(self) -> str:
-        return self.name or self.id
 
     @property
     def is_terminal(self) -> bool:
