@@ -228,15 +228,18 @@ def list_snapshots(ctx: Context, req: Request) -> Response:
     return 200, {"snapshots": [serialize.snapshot(r) for r in rows], "meta": meta, "links": links}
 
 
-def create_snapshot(ctx: Context, req: Request) -> Response:
-    body = _body(req, SNAPSHOT_CREATE)
-    volume = _get(ctx, "volumes", body["volume_id"])
+def _require_volume_ready(volume: sqlite3.Row, body: dict[str, Any], what: str) -> None:
+    """A volume can be copied when available, or in-use with force (409 otherwise)."""
     status = volume["status"]
     if not (status == "available" or (status == "in-use" and body.get("force", False))):
         hint = " (attached: pass force: true)" if status == "in-use" else ""
-        raise conflict(
-            "Volume is not in a state that allows a snapshot", f"Volume is {status}{hint}"
-        )
+        raise conflict(f"Volume is not in a state that allows {what}", f"Volume is {status}{hint}")
+
+
+def create_snapshot(ctx: Context, req: Request) -> Response:
+    body = _body(req, SNAPSHOT_CREATE)
+    volume = _get(ctx, "volumes", body["volume_id"])
+    _require_volume_ready(volume, body, "a snapshot")
     now = _now(ctx)
     snapshot_id = str(uuid.uuid4())
     ctx.store.insert(
@@ -291,12 +294,7 @@ def create_backup(ctx: Context, req: Request) -> Response:
                 "Snapshot is not in a state that allows backup", f"Snapshot is {snapshot['status']}"
             )
     else:
-        status = volume["status"]
-        if not (status == "available" or (status == "in-use" and body.get("force", False))):
-            hint = " (attached: pass force: true)" if status == "in-use" else ""
-            raise conflict(
-                "Volume is not in a state that allows backup", f"Volume is {status}{hint}"
-            )
+        _require_volume_ready(volume, body, "backup")
     parent_id = None
     if body.get("incremental", False):
         parent = ctx.store.latest_available_backup(volume["id"])
