@@ -17,7 +17,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from backups.api import ApiKey, BearerToken, ByCloudClient
-from backups.api.factory import client_for
+from backups.api.factory import client_for, forget_client
 
 SESSION_KEY = "bycloud"
 Credential = BearerToken | ApiKey
@@ -74,6 +74,9 @@ def start_session(
 
 
 def end_session(request: HttpRequest) -> None:
+    console = current_session(request)
+    if console is not None:
+        forget_client(console.credential)
     request.session.flush()
 
 

@@ -44,3 +44,33 @@ def test_only_the_factory_imports_django() -> None:
         p.name for p in package.glob("*.py") if "django" in p.read_text(encoding="utf-8")
     )
     assert importers == ["factory.py"]
+
+
+def test_clients_are_reused_per_region_and_credential(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(factory, "settings", SimpleNamespace())
+    factory.forget_clients()
+    first = factory.client_for("http://localhost:8001", BearerToken(TOKEN))
+    assert factory.client_for("http://localhost:8001", BearerToken(TOKEN)) is first
+    assert factory.client_for("http://localhost:8001", BearerToken("other-token")) is not first
+    assert factory.client_for("http://localhost:9999", BearerToken(TOKEN)) is not first
+
+
+def test_forgetting_a_credential_drops_its_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(factory, "settings", SimpleNamespace())
+    factory.forget_clients()
+    first = factory.client_for("http://localhost:8001", BearerToken(TOKEN))
+    kept = factory.client_for("http://localhost:8001", BearerToken("other-token"))
+    factory.forget_client(BearerToken(TOKEN))
+    assert factory.client_for("http://localhost:8001", BearerToken(TOKEN)) is not first
+    assert factory.client_for("http://localhost:8001", BearerToken("other-token")) is kept
+
+
+def test_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(factory, "settings", SimpleNamespace())
+    monkeypatch.setattr(factory, "MAX_CACHED_CLIENTS", 2)
+    factory.forget_clients()
+    oldest = factory.client_for("http://localhost:8001", BearerToken("token-a"))
+    factory.client_for("http://localhost:8001", BearerToken("token-b"))
+    factory.client_for("http://localhost:8001", BearerToken("token-c"))
+    assert len(factory._clients) == 2
+    assert factory.client_for("http://localhost:8001", BearerToken("token-a")) is not oldest
