@@ -95,7 +95,7 @@ def error_title(error: ApiError, action: str) -> str:
         return "Too many requests to ByCloud"
     if isinstance(error, Forbidden):
         return f"Your credential is not allowed to {action}"
-    return f"ByCloud refused the {action}"
+    return f"ByCloud refused to {action}"
 
 
 @dataclass
