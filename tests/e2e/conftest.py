@@ -13,7 +13,11 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
-from tests.conftest_emulator import *  # noqa: F403 (the emulator_process fixture)
+from tests.conftest_emulator import (
+    EmulatorProcess,
+    start_emulator_process,
+    stop_emulator_process,
+)
 
 # Playwright's sync API runs an event loop in this thread; the live server's ORM calls are safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -55,8 +59,25 @@ def browser_type_launch_args() -> dict[str, object]:
     }
 
 
+#: Emulated work (backup, restore, delete) takes ~1000x longer than by default: nothing settles
+#: by itself during a test, only when the test says so (/_emulator/settle or /_emulator/clock).
+EMULATOR_SPEED = "0.001"
+
+
+@pytest.fixture(scope="session")
+def emulator_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
+    """One real `python -m emulator` process for the session, where nothing settles by itself."""
+    handle = start_emulator_process(
+        tmp_path_factory.mktemp("emulator"), "--quiet", "--speed", EMULATOR_SPEED
+    )
+    try:
+        yield handle
+    finally:
+        stop_emulator_process(handle)
+
+
 @pytest.fixture
-def console_url(live_server, settings, emulator_process, transactional_db) -> str:
+def console_url(live_server, settings, emulator_process: EmulatorProcess, transactional_db) -> str:
     """The console under test, with the real emulator process as its only region."""
     settings.BYCLOUD_REGIONS = {"local": {"url": emulator_process.url, "label": "local (emulator)"}}
     settings.BYCLOUD_POLL_SECONDS = 0.5
@@ -79,7 +100,7 @@ def control(emulator_url: str, path: str, payload: dict[str, object] | None = No
 
 
 @pytest.fixture
-def emulator_url(emulator_process) -> str:
+def emulator_url(emulator_process: EmulatorProcess) -> str:
     return emulator_process.url
 
 
@@ -150,6 +171,11 @@ def sign_in(
         page.get_by_label("Read-only session").check()
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def settle(emulator_url: str) -> dict:
+    """Finish everything in flight in the emulator (its clock jumps ahead)."""
+    return control(emulator_url, "/_emulator/settle")
 
 
 def wait_for_htmx(page: Page) -> None:
