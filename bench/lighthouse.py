@@ -15,6 +15,7 @@ NODE_DIR = Path(__file__).resolve().parent / ".node"
 LIGHTHOUSE = NODE_DIR / "node_modules" / ".bin" / "lighthouse"
 PACKAGE = "lighthouse@12"
 CHROME_FLAGS = "--headless=new --no-sandbox --disable-gpu"
+ATTEMPTS = 2
 CATEGORIES = ("performance", "accessibility", "best-practices")
 
 
@@ -50,13 +51,21 @@ def audit(url: str, session_cookie: str, out_dir: Path) -> dict[str, Any]:
     argv += [f"--chrome-flags={CHROME_FLAGS}", f"--only-categories={','.join(CATEGORIES)}"]
     argv += [f"--extra-headers={json.dumps({'Cookie': f'{SESSION_COOKIE}={session_cookie}'})}"]
     env = {**os.environ, "CHROME_PATH": chrome}
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=240, check=False)
-    if result.returncode != 0 or not report.exists():
-        raise RuntimeError(f"lighthouse failed on {url}:\n{result.stderr[-2000:]}")
+    for attempt in range(1, ATTEMPTS + 1):  # Chromium under load sometimes fails to start
+        report.unlink(missing_ok=True)
+        result = subprocess.run(
+            argv, env=env, capture_output=True, text=True, timeout=240, check=False
+        )
+        if result.returncode == 0 and report.exists():
+            break
+        if attempt == ATTEMPTS:
+            output = (result.stderr + result.stdout).strip()[-1500:]
+            raise RuntimeError(f"lighthouse failed on {url} (exit {result.returncode}): {output}")
     data = json.loads(report.read_text())
     scores = {name: data["categories"][name]["score"] for name in CATEGORIES}
     return {
         "url": url,
+        "attempts": attempt,
         "final_url": data.get("finalDisplayedUrl") or data.get("finalUrl"),
         "scores": scores,
         "failed_audits": _failed_audits(data),

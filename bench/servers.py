@@ -10,6 +10,7 @@ import contextlib
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -166,6 +167,9 @@ def start_console(env: dict[str, str], workdir: Path) -> tuple[Process, str]:
     argv = [PYTHON, "-m", "gunicorn", "bycloud_ui.wsgi:application"]
     argv += ["--bind", f"127.0.0.1:{port}", "--workers", GUNICORN_WORKERS]
     argv += ["--threads", GUNICORN_THREADS, "--log-level", "warning"]
+    argv += shlex.split(
+        os.environ.get("BENCH_GUNICORN_ARGS", "")
+    )  # experiments, e.g. --keep-alive 5
     process = spawn("console", argv, env, workdir)
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: requests.get(f"{url}/healthz", timeout=2).ok, process, timeout=60)
