@@ -7,6 +7,8 @@ derived from SECRET_KEY, so a leaked session table or cache holds nothing usable
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 
@@ -118,3 +120,20 @@ def api_client(request: HttpRequest) -> ByCloudClient:
     if console is None:
         raise PermissionError("Not signed in")
     return client_for(console.region_url, console.credential)
+
+
+def credential_cache_key(request: HttpRequest, namespace: str, *parts: str) -> str | None:
+    """A cache key private to the signed-in credential and region: an HMAC keyed with
+    SECRET_KEY, so entries never cross organisations and never reveal the credential."""
+    console = current_session(request)
+    if console is None:
+        return None
+    material = [
+        console.region_url,
+        *sorted(f"{k}:{v}" for k, v in console.credential.auth_headers().items()),
+    ]
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), "\n".join(material).encode(), hashlib.sha256
+    ).hexdigest()
+    suffix = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32] if parts else ""
+    return ":".join(filter(None, ("bycloud", namespace, digest, suffix)))

@@ -16,8 +16,6 @@ by a shortened id.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +27,7 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 from backups.api import ApiError, Backup, ByCloudClient, Page, Unauthorized
-from backups.session import current_session
+from backups.session import credential_cache_key
 
 logger = logging.getLogger("bycloud_ui")
 T = TypeVar("T")
@@ -101,17 +99,7 @@ class VolumeDirectory:
 
 def cache_key(request: HttpRequest) -> str | None:
     """The credential's cache key: an HMAC, never the credential itself."""
-    console = current_session(request)
-    if console is None:
-        return None
-    parts = [
-        console.region_url,
-        *sorted(f"{k}:{v}" for k, v in console.credential.auth_headers().items()),
-    ]
-    digest = hmac.new(
-        settings.SECRET_KEY.encode(), "\n".join(parts).encode(), hashlib.sha256
-    ).hexdigest()
-    return f"bycloud:volumes:{digest}"
+    return credential_cache_key(request, "volumes")
 
 
 def cached_directory(request: HttpRequest) -> VolumeDirectory | None:

@@ -31,8 +31,6 @@ PYTHON = sys.executable
 #: Emulated work is 1000 times slower than normal: whatever is created stays transitional
 #: for the whole run unless the bench calls ``settle``.
 EMULATOR_SPEED = "0.001"
-GUNICORN_WORKERS = "2"
-GUNICORN_THREADS = "4"
 #: Variables that would switch the console away from its embedded default.
 ENV_TO_DROP = (
     "DATABASE_URL",
@@ -165,11 +163,9 @@ def prepare_console(env: dict[str, str], workdir: Path) -> None:
 def start_console(env: dict[str, str], workdir: Path) -> tuple[Process, str]:
     port = free_port()
     argv = [PYTHON, "-m", "gunicorn", "bycloud_ui.wsgi:application"]
-    argv += ["--bind", f"127.0.0.1:{port}", "--workers", GUNICORN_WORKERS]
-    argv += ["--threads", GUNICORN_THREADS, "--log-level", "warning"]
-    argv += shlex.split(
-        os.environ.get("BENCH_GUNICORN_ARGS", "")
-    )  # experiments, e.g. --keep-alive 5
+    # Workers, threads and keep-alive come from the repo's gunicorn.conf.py, as in `make run`.
+    argv += ["--config", str(REPO_ROOT / "gunicorn.conf.py"), "--bind", f"127.0.0.1:{port}"]
+    argv += shlex.split(os.environ.get("BENCH_GUNICORN_ARGS", ""))  # experiments
     process = spawn("console", argv, env, workdir)
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: requests.get(f"{url}/healthz", timeout=2).ok, process, timeout=60)

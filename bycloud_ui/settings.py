@@ -147,6 +147,8 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "console_cache",
+            # Culling at Django's default of 300 entries could drop one-time form tokens.
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
@@ -228,6 +230,8 @@ BYCLOUD_REGIONS = _regions()
 BYCLOUD_API_TIMEOUT = float(os.environ.get("BYCLOUD_API_TIMEOUT", "10"))
 BYCLOUD_API_RETRIES = int(os.environ.get("BYCLOUD_API_RETRIES", "2"))
 BYCLOUD_POLL_SECONDS = float(os.environ.get("BYCLOUD_POLL_SECONDS", "2"))
+# Polls of the same credential share one API answer for this long (0 turns sharing off).
+BYCLOUD_POLL_SHARE_SECONDS = int(os.environ.get("BYCLOUD_POLL_SHARE_SECONDS", "1"))
 BYCLOUD_VOLUME_CACHE_SECONDS = int(os.environ.get("BYCLOUD_VOLUME_CACHE_SECONDS", "60"))
 BYCLOUD_SIGNIN_ATTEMPTS = int(os.environ.get("BYCLOUD_SIGNIN_ATTEMPTS", "10"))
 BYCLOUD_SIGNIN_WINDOW_SECONDS = int(os.environ.get("BYCLOUD_SIGNIN_WINDOW_SECONDS", "300"))

@@ -22,8 +22,8 @@ trap stop INT TERM EXIT
 
 $PY -m emulator --host 127.0.0.1 --port "$EMULATOR_PORT" &
 pids+=($!)
-.venv/bin/gunicorn bycloud_ui.wsgi:application --bind "127.0.0.1:$PORT" \
-  --workers "${WEB_CONCURRENCY:-2}" --threads 4 --access-logfile - --log-level warning &
+# Workers, threads and keep-alive: gunicorn.conf.py.
+.venv/bin/gunicorn bycloud_ui.wsgi:application --bind "127.0.0.1:$PORT" --access-logfile - &
 pids+=($!)
 
 for _ in $(seq 50); do

@@ -4,9 +4,11 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _plain_static_storage(settings):
-    """Tests render templates without a collectstatic manifest."""
+def _test_settings(settings):
+    """Templates without a collectstatic manifest; every poll asks the API (tests of the
+    sharing between tabs turn it on themselves)."""
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 0

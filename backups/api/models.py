@@ -10,7 +10,7 @@ Models hold no reference to the client and load nothing lazily.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -220,10 +220,20 @@ class _Resource:
     def display_name(self) -> str:
         return self.name or self.id
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (for a shared cache) although ``metadata`` is a read-only mapping."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        values["metadata"] = dict(self.metadata)
+        return (_rebuild, (type(self), values))
+
     def _normalise(self) -> None:
         object.__setattr__(self, "metadata", _freeze_metadata(self.metadata))
         if not self.status_raw:
             object.__setattr__(self, "status_raw", str(self.status))
+
+
+def _rebuild(cls: type[T], values: dict[str, Any]) -> T:
+    return cls(**values)
 
 
 def _resource_fields(data: Mapping[str, Any], status_type: Any) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from django_htmx.http import HTMX_STOP_POLLING
 from backups.api import Backup, BackupStatus, NotFound
 from backups.decorators import signin_required
 from backups.session import api_client, current_session
+from backups.shared_reads import shared_read
 from backups.volume_names import (
     VolumeDirectory,
     cached_volume_directory,
@@ -294,7 +295,12 @@ def backup_list_status(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(query.list_url())
     known = _parse_known(request.GET.get("known", ""))
     known_total = request.GET.get("total", "")
-    page = api_client(request).list_backups(**query.api_params())
+    params = query.api_params()
+    page = shared_read(
+        request,
+        f"backups:{sorted(params.items())!r}",
+        lambda: api_client(request).list_backups(**params),
+    )
     state = ListState(
         query, _rows(page.items, cached_volume_directory(request)), page.total, page.next_marker
     )
@@ -485,7 +491,9 @@ def backup_status(request: HttpRequest, backup_id: UUID) -> HttpResponse:
         return HttpResponseRedirect(reverse("backup-detail", args=[backup_id]))
     template = "backups/backup_detail.html#backup-panel"
     try:
-        backup = api_client(request).get_backup(str(backup_id))
+        backup = shared_read(
+            request, f"backup/{backup_id}", lambda: api_client(request).get_backup(str(backup_id))
+        )
     except NotFound:
         context = {"gone": True, "backup_id": str(backup_id), "announce": "Backup deleted."}
         return TemplateResponse(request, template, context, status=HTMX_STOP_POLLING)

@@ -251,3 +251,28 @@ def test_rate_limit_from_headers() -> None:
     assert RateLimit.from_headers(headers) == RateLimit(60, 0, 5)
     assert RateLimit.from_headers({"X-RateLimit-Limit": "60"}) is None
     assert RateLimit.from_headers({**headers, "X-RateLimit-Remaining": "lots"}) is None
+
+
+def test_models_survive_a_pickle_round_trip_for_the_shared_cache() -> None:
+    import pickle
+
+    backup = Backup.from_api(
+        {
+            "id": "11111111-1111-4111-8111-111111111111",
+            "crn": "crn:spo1:storage:backup:11111111-1111-4111-8111-111111111111",
+            "status": "creating",
+            "volume_id": "22222222-2222-4222-8222-222222222222",
+            "size": 10,
+            "is_incremental": False,
+            "has_dependent_backups": False,
+            "metadata": {"team": "backend"},
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z",
+        }
+    )
+    page = Page(items=(backup,), total=1, limit=20, next_marker=None, has_more=False)
+    copy = pickle.loads(pickle.dumps(page))  # noqa: S301 (our own data)
+    assert copy == page
+    assert copy.items[0].metadata == {"team": "backend"}
+    with pytest.raises(TypeError):
+        copy.items[0].metadata["team"] = "x"  # type: ignore[index]

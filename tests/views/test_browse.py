@@ -810,3 +810,38 @@ def test_emulator_live_status_from_creating_to_available(emu_client, emulator):
     detail = html(emu_client.get(f"/backups/{backup_id}"))
     assert "Incremental" in detail
     assert f'href="/backups/{EMU_CHAIN_INC2}"' in detail  # its likely parent
+
+
+# --- polls of many tabs share one answer ------------------------------------------------------
+
+
+def test_polls_of_one_credential_share_one_api_answer(client, test_regions, api, settings):
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 5
+    rows = [backup_json(2, status="creating"), backup_json(1)]
+    url = _page_with_poller(sign_in(client), api, rows)
+    for _ in range(5):  # five tabs of the same operator polling in the same interval
+        assert client.get(url, **HTMX).status_code == 204
+    assert len(api.calls) == 1
+
+
+def test_shared_poll_answers_never_cross_credentials(client, test_regions, api, settings):
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 5
+    rows = [backup_json(2, status="creating"), backup_json(1)]
+    url = _page_with_poller(sign_in(client), api, rows)
+    assert client.get(url, **HTMX).status_code == 204
+    sign_in(client, token="token-org-b")
+    mock_list(api, [])
+    response = client.get(url, **HTMX)
+    assert len([c for c in api.calls if c.request.url.startswith(BACKUPS)]) == 2
+    assert response.status_code == 286  # org B's own (empty) answer, not org A's
+
+
+def test_shared_poll_answers_differ_per_query(client, test_regions, api, settings):
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 5
+    rows = [backup_json(2, status="creating")]
+    signed = sign_in(client)
+    first = _page_with_poller(signed, api, rows)
+    second = _page_with_poller(signed, api, rows, status="creating")
+    signed.get(first, **HTMX)
+    signed.get(second, **HTMX)
+    assert len(api.calls) == 2
