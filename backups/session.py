@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
@@ -39,9 +40,15 @@ class ConsoleSession:
 
 
 def _fernet() -> Fernet:
+    return _fernet_for(settings.SECRET_KEY)
+
+
+@lru_cache(maxsize=4)
+def _fernet_for(secret_key: str) -> Fernet:
+    """The key derivation runs once per SECRET_KEY, not on every request."""
     key = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=b"bycloud-ui", info=b"session-credential"
-    ).derive(settings.SECRET_KEY.encode())
+    ).derive(secret_key.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
 

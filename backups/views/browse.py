@@ -24,14 +24,16 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING
@@ -40,6 +42,7 @@ from backups.api import Backup, BackupStatus, NotFound
 from backups.decorators import signin_required
 from backups.session import api_client, current_session
 from backups.shared_reads import shared_read
+from backups.templatetags.console import gb, status_badge, timestamp
 from backups.volume_names import (
     VolumeDirectory,
     cached_volume_directory,
@@ -182,15 +185,54 @@ class ListQuery:
         return ListQuery(self.name, self.status, self.volume, marker, self.prev[:-1])
 
 
+_ID_PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
+
+
+@lru_cache(maxsize=8)
+def _url_patterns(script_prefix: str) -> tuple[str, str]:
+    return reverse("backup-detail", args=[_ID_PLACEHOLDER]), reverse("backup-list")
+
+
+def backup_detail_url(backup_id: str) -> str:
+    """reverse("backup-detail") without its cost, which adds up over the rows of a page."""
+    return _url_patterns(get_script_prefix())[0].replace(_ID_PLACEHOLDER, quote(backup_id, ""))
+
+
+def volume_backups_url(volume_id: str) -> str:
+    return f"{_url_patterns(get_script_prefix())[1]}?volume={quote(volume_id, '')}"
+
+
 @dataclass(frozen=True)
 class BackupRow:
+    """One row of the list, its pieces prepared once (rows are the bulk of a page's rendering)."""
+
     backup: Backup
     volume_name: str
     volume_known: bool
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         return row_fingerprint(self.backup)
+
+    @cached_property
+    def detail_url(self) -> str:
+        return backup_detail_url(self.backup.id)
+
+    @cached_property
+    def volume_url(self) -> str:
+        return volume_backups_url(self.backup.volume_id)
+
+    @cached_property
+    def status_html(self) -> SafeString:
+        return status_badge(self.backup.status_raw)
+
+    @cached_property
+    def created_html(self) -> SafeString:
+        return timestamp(self.backup.created_at)
+
+    @cached_property
+    def size_text(self) -> str:
+        return gb(self.backup.size)
 
     @property
     def dom_id(self) -> str:
