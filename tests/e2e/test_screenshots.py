@@ -1,0 +1,60 @@
+"""Screenshots for the README, from the real console and emulator.
+
+Run: ``BYCLOUD_SCREENSHOTS=1 .venv/bin/python -m pytest tests/e2e/test_screenshots.py``;
+writes ``docs/img/*.png`` at 1280 px wide. Skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from emulator.seed import BACKUP_CHAIN_INC2, VOLUME_APP_DATA
+from tests.e2e.conftest import sign_in, wait_for_htmx
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
+MAX_BYTES = 200 * 1024
+
+pytestmark = pytest.mark.skipif(
+    os.environ.get("BYCLOUD_SCREENSHOTS") != "1", reason="set BYCLOUD_SCREENSHOTS=1 to take them"
+)
+
+
+def shoot(page: Page, name: str) -> None:
+    path = OUT / name
+    page.screenshot(path=str(path), animations="disabled", caret="hide")
+    assert path.stat().st_size < MAX_BYTES, f"{name} is {path.stat().st_size} bytes"
+
+
+def test_screenshots(browser: Browser, console_url: str, csp_violations: list[str]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    try:
+        sign_in(page, console_url)
+        expect(page.locator("#backup-table tbody tr")).to_have_count(20)
+        shoot(page, "backup-list.png")
+
+        page.goto(f"{console_url}/backups/{BACKUP_CHAIN_INC2}")
+        expect(page.get_by_role("heading", name="Backup chain")).to_be_visible()
+        shoot(page, "backup-detail.png")
+
+        page.goto(f"{console_url}/backups/new?volume={VOLUME_APP_DATA}")
+        expect(page.locator("#volume-options")).to_contain_text("Options for app-data")
+        page.get_by_label("Incremental").check()
+        page.get_by_label(re.compile(r"^Description")).fill("Before the 2.4 upgrade")
+        for number, (key, value) in enumerate([("owner", "ops team"), ("ticket", "OPS-42")], 1):
+            page.get_by_role("button", name="Add metadata").click()
+            page.get_by_label(f"Key {number}", exact=True).fill(key)
+            page.get_by_label(f"Value {number}", exact=True).fill(value)
+        wait_for_htmx(page)
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        page.locator("#field-name").scroll_into_view_if_needed()
+        page.locator("#metadata-editor").scroll_into_view_if_needed()
+        shoot(page, "backup-create.png")
+    finally:
+        context.close()
