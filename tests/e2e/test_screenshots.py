@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from emulator.seed import BACKUP_CHAIN_INC2, VOLUME_APP_DATA
-from tests.e2e.conftest import sign_in, wait_for_htmx
+from tests.e2e.conftest import sign_in, wait_for_htmx, watch_for_violations
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
 MAX_BYTES = 200 * 1024
@@ -34,6 +34,7 @@ def test_screenshots(browser: Browser, console_url: str, csp_violations: list[st
     OUT.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
+    watch_for_violations(page, csp_violations)
     try:
         sign_in(page, console_url)
         expect(page.locator("#backup-table tbody tr")).to_have_count(20)
