@@ -140,6 +140,7 @@ if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
+    CACHES["polls"] = {**CACHES["default"], "KEY_PREFIX": "polls"}
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
     # A database cache is shared by every gunicorn worker and instance (LocMem would not be).
@@ -150,6 +151,13 @@ else:
             # Culling at Django's default of 300 entries could drop one-time form tokens.
             "OPTIONS": {"MAX_ENTRIES": 100_000},
         }
+    }
+    # Answers shared by the polls of one credential live a second: per process is enough, and
+    # keeps the shared database free of a write on every poll.
+    CACHES["polls"] = {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "polls",
+        "OPTIONS": {"MAX_ENTRIES": 10_000},
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.db"
 

@@ -1,6 +1,7 @@
 """Shared test configuration."""
 
 import pytest
+from django.core.cache import caches
 
 
 @pytest.fixture(autouse=True)
@@ -12,3 +13,4 @@ def _test_settings(settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.BYCLOUD_POLL_SHARE_SECONDS = 0
+    caches["polls"].clear()

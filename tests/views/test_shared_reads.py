@@ -1,0 +1,63 @@
+"""Polls of one credential share one API answer; concurrent misses ask the API once."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.contrib.sessions.backends.db import SessionStore
+from django.test import RequestFactory
+
+from backups.api import BearerToken
+from backups.session import start_session
+from backups.shared_reads import shared_read
+
+
+def signed_in_request(token: str = "token-org-a"):
+    request = RequestFactory().get("/backups/status")
+    request.session = SessionStore()
+    start_session(request, region="test", credential=BearerToken(token), read_only=False)
+    return request
+
+
+def test_concurrent_polls_that_miss_ask_the_api_once(test_regions, settings):
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 5
+    calls: list[int] = []
+
+    def slow_fetch() -> str:
+        calls.append(1)
+        time.sleep(0.2)
+        return "answer"
+
+    answers: list[str] = []
+    tabs = [signed_in_request() for _ in range(8)]  # eight tabs of the same credential
+    threads = [
+        threading.Thread(target=lambda r=tab: answers.append(shared_read(r, "q", slow_fetch)))
+        for tab in tabs
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == ["answer"] * 8
+    assert len(calls) == 1
+
+
+def test_a_failed_read_is_not_shared(test_regions, settings):
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 5
+    request = signed_in_request()
+
+    def failing() -> str:
+        raise RuntimeError("API down")
+
+    with pytest.raises(RuntimeError):
+        shared_read(request, "q", failing)
+    assert shared_read(request, "q", lambda: "fresh") == "fresh"
+
+
+def test_sharing_off_always_fetches(test_regions, settings):
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 0
+    request = signed_in_request()
+    assert shared_read(request, "q", lambda: "one") == "one"
+    assert shared_read(request, "q", lambda: "two") == "two"
