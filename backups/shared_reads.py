@@ -1,12 +1,15 @@
 """Polls of many tabs share one API answer.
 
 Every open tab of a credential polls the same list (or the same backup) every few seconds. The
-answer of such a read is kept for `settings.BYCLOUD_POLL_SHARE_SECONDS` in the "polls" cache
-under a key private to the credential (see `credential_cache_key`), so a hundred tabs of one
-operator cost about one API call per interval instead of a hundred, and a poll that finds the
-answer there costs the console no API round trip at all. Concurrent polls that miss wait for the
-first one's answer (one lock stripe per key) instead of all asking the API at once. Only polls
-use this: page views and everything before a change always ask the API.
+answer of such a read is kept in the "polls" cache under a key private to the credential (see
+`credential_cache_key`) and served for `settings.BYCLOUD_POLL_SHARE_SECONDS`, so a hundred tabs
+of one operator cost about one API call per interval instead of a hundred, and a poll that finds
+the answer there costs no API round trip at all.
+
+When the answer has just expired, one poll per process asks the API again (one lock stripe per
+key) while the others keep getting the answer of a moment ago (at most twice the sharing time
+old) instead of queueing behind that call; with no answer at all they wait for the first one.
+Only polls use this: page views and everything before a change always ask the API.
 
 The "polls" cache is per process by default (no write to the shared database on every poll);
 with REDIS_URL it is shared by every instance.
@@ -15,9 +18,10 @@ with REDIS_URL it is shared by every instance.
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
@@ -33,6 +37,10 @@ def _lock_for(key: str) -> threading.Lock:
     return _LOCK_STRIPES[zlib.crc32(key.encode()) % len(_LOCK_STRIPES)]
 
 
+def _fresh(entry: Any, seconds: int) -> bool:
+    return entry is not None and time.time() - entry[0] < seconds
+
+
 def shared_read(request: HttpRequest, what: str, fetch: Callable[[], T]) -> T:
     """`fetch()` (one API read), or the answer another poll of this credential just got."""
     seconds = int(settings.BYCLOUD_POLL_SHARE_SECONDS)
@@ -40,12 +48,18 @@ def shared_read(request: HttpRequest, what: str, fetch: Callable[[], T]) -> T:
     if key is None:
         return fetch()
     cache = caches["polls"]
-    answer = cache.get(key)
-    if answer is not None:
+    entry = cache.get(key)
+    if _fresh(entry, seconds):
+        return entry[1]
+    lock = _lock_for(key)
+    if not lock.acquire(blocking=entry is None):
+        return entry[1]  # being refreshed: a moment old will do
+    try:
+        entry = cache.get(key)
+        if _fresh(entry, seconds):
+            return entry[1]
+        answer = fetch()
+        cache.set(key, (time.time(), answer), timeout=2 * seconds)
         return answer
-    with _lock_for(key):
-        answer = cache.get(key)
-        if answer is None:
-            answer = fetch()
-            cache.set(key, answer, timeout=seconds)
-    return answer
+    finally:
+        lock.release()

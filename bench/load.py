@@ -42,7 +42,7 @@ def run_locust(
     argv = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless"]
     argv += ["-u", str(users), "-r", str(min(users, 50)), "-t", f"{seconds}s"]
     argv += ["--host", console_url, "--csv", str(prefix), "--only-summary"]
-    argv += ["--exit-code-on-error", "0", "--loglevel", "WARNING"]
+    argv += ["--exit-code-on-error", "0", "--loglevel", "WARNING", "--processes", "2"]
     env = dict(os.environ)
     env["BENCH_LOCUST_SESSIONS"] = json.dumps(sessions)
     env["BYCLOUD_POLL_SECONDS"] = str(poll_seconds)

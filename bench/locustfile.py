@@ -13,10 +13,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import re
 from typing import Any
 
-from locust import HttpUser, constant_pacing, task
+import gevent
+from locust import FastHttpUser, constant_pacing, task
 
 POLL_SECONDS = float(os.environ.get("BYCLOUD_POLL_SECONDS", "2"))
 SESSIONS: list[dict[str, str]] = json.loads(os.environ.get("BENCH_LOCUST_SESSIONS", "[]"))
@@ -25,13 +27,16 @@ POLLER = re.compile(r"<[^>]*hx-trigger=\"[^\"]*every[^\"]*\"[^>]*>")
 HX_GET = re.compile(r'hx-get="([^"]+)"')
 
 
-class OpenTab(HttpUser):
+class OpenTab(FastHttpUser):
     wait_time = constant_pacing(POLL_SECONDS)
 
     def on_start(self) -> None:
+        # Tabs are opened at different moments: without this, locust's spawning in batches
+        # phase-locks them and every interval starts with a burst no real browser sends.
+        gevent.sleep(random.uniform(0, POLL_SECONDS))
         if SESSIONS:
             session = SESSIONS[next(_next_session)]
-            self.client.cookies.set("bycloud_session", session["cookie"])
+            self.cookie = f"bycloud_session={session['cookie']}"
             self.poll_url = session["poll"]
         else:
             self._sign_in()
@@ -59,6 +64,8 @@ class OpenTab(HttpUser):
     @task
     def poll(self) -> None:
         headers = {"HX-Request": "true", "HX-Current-URL": f"{self.host}/"}
+        if getattr(self, "cookie", ""):
+            headers["Cookie"] = self.cookie
         with self.client.get(
             self.poll_url, headers=headers, name="poll", allow_redirects=False, catch_response=True
         ) as response:

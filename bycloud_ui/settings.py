@@ -131,6 +131,7 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("CONSOLE_DB", str(VAR_DIR / "console.sqlite3")),
         "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE"},
+        "CONN_MAX_AGE": 600,
     }
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

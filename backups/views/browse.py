@@ -38,7 +38,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING
 
-from backups.api import Backup, BackupStatus, NotFound
+from backups.api import Backup, BackupStatus, NotFound, Page
 from backups.decorators import signin_required
 from backups.session import api_client, current_session
 from backups.shared_reads import shared_read
@@ -327,6 +327,37 @@ def backup_list(request: HttpRequest) -> HttpResponse:
     return TemplateResponse(request, "backups/backup_list.html", context)
 
 
+@dataclass(frozen=True)
+class PollDiff:
+    """What changed between the rows a page shows (their fingerprints) and the API's answer."""
+
+    appeared: list[str]
+    gone: list[str]
+    changed: set[str]
+    count_changed: bool
+
+    @classmethod
+    def between(
+        cls, known: Sequence[tuple[str, str]], known_total: str, page: Page[Backup]
+    ) -> PollDiff:
+        known_prints = dict(known)
+        current = {backup.id.lower(): backup for backup in page.items}
+        return cls(
+            appeared=[i for i in current if i not in known_prints],
+            gone=[i for i, _ in known if i not in current],
+            changed={
+                i
+                for i, backup in current.items()
+                if i in known_prints and known_prints[i] != row_fingerprint(backup)
+            },
+            count_changed=known_total != str(page.total),
+        )
+
+    @property
+    def nothing_changed(self) -> bool:
+        return not (self.appeared or self.gone or self.changed or self.count_changed)
+
+
 @require_GET
 @signin_required
 @vary_on_headers("HX-Request")
@@ -343,35 +374,24 @@ def backup_list_status(request: HttpRequest) -> HttpResponse:
         f"backups:{sorted(params.items())!r}",
         lambda: api_client(request).list_backups(**params),
     )
+    diff = PollDiff.between(known, known_total, page)
+    if diff.nothing_changed and any(backup.is_transitional for backup in page.items):
+        return HttpResponse(status=204)  # before any other work: most polls end here
     state = ListState(
         query, _rows(page.items, cached_volume_directory(request)), page.total, page.next_marker
     )
-    known_ids = [backup_id for backup_id, _ in known]
-    known_prints = dict(known)
-    current_ids = [row.backup.id.lower() for row in state.rows]
-    appeared = [i for i in current_ids if i not in known_prints]
-    gone = [i for i in known_ids if i not in set(current_ids)]
-    changed = [
-        row
-        for row in state.rows
-        if row.backup.id.lower() in known_prints
-        and known_prints[row.backup.id.lower()] != row.fingerprint
-    ]
-    count_changed = known_total != str(state.total)
-    nothing_changed = not (appeared or gone or changed or count_changed)
-    if nothing_changed and state.polling:
-        return HttpResponse(status=204)
+    changed = [row for row in state.rows if row.backup.id.lower() in diff.changed]
     announcements = [
         f"{row.backup.display_name}: {row.backup.status.label}"
         for row in changed
         if row.backup.status.value != "unknown"
-    ] + [f"{len(gone)} backup(s) no longer listed"] * bool(gone)
+    ] + [f"{len(diff.gone)} backup(s) no longer listed"] * bool(diff.gone)
     context = state.context()
     context.update(
-        whole_table=bool(appeared) or (bool(gone) and not state.rows),
+        whole_table=bool(diff.appeared) or (bool(diff.gone) and not state.rows),
         changed=changed,
-        gone=gone,
-        count_changed=count_changed,
+        gone=diff.gone,
+        count_changed=diff.count_changed,
         announcements=announcements,
     )
     status = 200 if state.polling else HTMX_STOP_POLLING

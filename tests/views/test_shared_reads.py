@@ -61,3 +61,25 @@ def test_sharing_off_always_fetches(test_regions, settings):
     request = signed_in_request()
     assert shared_read(request, "q", lambda: "one") == "one"
     assert shared_read(request, "q", lambda: "two") == "two"
+
+
+def test_an_expired_answer_is_served_while_one_poll_refreshes_it(test_regions, settings):
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 1
+    request = signed_in_request()
+    assert shared_read(request, "q", lambda: "old") == "old"
+    time.sleep(1.05)  # expired, still within the stale window
+    refreshing = threading.Event()
+    release = threading.Event()
+
+    def slow_refresh() -> str:
+        refreshing.set()
+        release.wait(5)
+        return "new"
+
+    refresher = threading.Thread(target=lambda: shared_read(request, "q", slow_refresh))
+    refresher.start()
+    assert refreshing.wait(5)
+    assert shared_read(request, "q", lambda: "never asked") == "old"
+    release.set()
+    refresher.join()
+    assert shared_read(request, "q", lambda: "never asked") == "new"
