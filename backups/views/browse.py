@@ -21,7 +21,9 @@ of rows in flight):
 from __future__ import annotations
 
 import hashlib
+import math
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -251,6 +253,8 @@ class ListState:
     rows: list[BackupRow]
     total: int
     next_marker: str | None
+    #: When the rows' data was asked for: polls never bring back anything older.
+    as_of: float = 0.0
     poll_ms: int = field(default_factory=_poll_ms)
 
     @property
@@ -263,7 +267,9 @@ class ListState:
 
     @property
     def poll_url(self) -> str:
-        query = self.query.querystring(total=str(self.total), known=self.known)
+        query = self.query.querystring(
+            total=str(self.total), known=self.known, as_of=f"{self.as_of:.3f}"
+        )
         return f"{reverse('backup-list-status')}?{query}"
 
     @property
@@ -293,6 +299,15 @@ class ListState:
         return {"state": self, "query": self.query, "rows": self.rows}
 
 
+def _as_of(request: HttpRequest) -> float:
+    """When the data the tab shows was asked for (0 when absent or not a number)."""
+    try:
+        value = float(request.GET.get("as_of", ""))
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) else 0.0
+
+
 def _parse_known(raw: str) -> list[tuple[str, str]]:
     known: list[tuple[str, str]] = []
     for item in raw.split(",")[: PAGE_SIZE * 2]:
@@ -315,8 +330,9 @@ def _volume_choices(directory: VolumeDirectory, selected: str) -> list[tuple[str
 def backup_list(request: HttpRequest) -> HttpResponse:
     query = ListQuery.from_request(request.GET)
     client = api_client(request)
+    as_of = time.time()
     page, directory = list_page_with_volumes(request, client, **query.api_params())
-    state = ListState(query, _rows(page.items, directory), page.total, page.next_marker)
+    state = ListState(query, _rows(page.items, directory), page.total, page.next_marker, as_of)
     context = state.context()
     if request.htmx and not request.htmx.history_restore_request:
         return TemplateResponse(request, "backups/backup_list.html#backup-table", context)
@@ -369,17 +385,18 @@ def backup_list_status(request: HttpRequest) -> HttpResponse:
     known = _parse_known(request.GET.get("known", ""))
     known_total = request.GET.get("total", "")
     params = query.api_params()
-    page = shared_read(
+    read = shared_read(
         request,
         f"backups:{sorted(params.items())!r}",
         lambda: api_client(request).list_backups(**params),
+        not_before=_as_of(request),
     )
+    page = read.answer
     diff = PollDiff.between(known, known_total, page)
     if diff.nothing_changed and any(backup.is_transitional for backup in page.items):
         return HttpResponse(status=204)  # before any other work: most polls end here
-    state = ListState(
-        query, _rows(page.items, cached_volume_directory(request)), page.total, page.next_marker
-    )
+    rows = _rows(page.items, cached_volume_directory(request))
+    state = ListState(query, rows, page.total, page.next_marker, read.as_of)
     changed = [row for row in state.rows if row.backup.id.lower() in diff.changed]
     announcements = [
         f"{row.backup.display_name}: {row.backup.status.label}"
@@ -491,7 +508,7 @@ def likely_dependants(backup: Backup, siblings: Sequence[Backup]) -> tuple[list[
 
 
 def _panel_context(
-    request: HttpRequest, backup: Backup, directory: VolumeDirectory
+    request: HttpRequest, backup: Backup, directory: VolumeDirectory, as_of: float
 ) -> dict[str, Any]:
     console = current_session(request)
     read_only = bool(console and console.read_only)
@@ -506,7 +523,7 @@ def _panel_context(
         "polling": backup.is_transitional,
         "poll_ms": _poll_ms(),
         "poll_url": f"{reverse('backup-status', args=[backup.id])}?"
-        + urlencode({"known": panel_fingerprint(backup)}),
+        + urlencode({"known": panel_fingerprint(backup), "as_of": f"{as_of:.3f}"}),
     }
 
 
@@ -515,6 +532,7 @@ def _panel_context(
 @vary_on_headers("HX-Request")
 def backup_detail(request: HttpRequest, backup_id: UUID) -> HttpResponse:
     client = api_client(request)
+    as_of = time.time()
     try:
         backup = client.get_backup(str(backup_id))
     except NotFound:
@@ -533,7 +551,7 @@ def backup_detail(request: HttpRequest, backup_id: UUID) -> HttpResponse:
 
     # The volume's name (cached, else one call) and the chain (one call) run in parallel.
     siblings, directory = call_with_volumes(request, client, chain, lambda _: [backup.volume_id])
-    context = _panel_context(request, backup, directory)
+    context = _panel_context(request, backup, directory, as_of)
     dependants, dependants_exact = likely_dependants(backup, siblings)
     context.update(
         parent=likely_parent(backup, siblings),
@@ -553,16 +571,20 @@ def backup_status(request: HttpRequest, backup_id: UUID) -> HttpResponse:
         return HttpResponseRedirect(reverse("backup-detail", args=[backup_id]))
     template = "backups/backup_detail.html#backup-panel"
     try:
-        backup = shared_read(
-            request, f"backup/{backup_id}", lambda: api_client(request).get_backup(str(backup_id))
+        read = shared_read(
+            request,
+            f"backup/{backup_id}",
+            lambda: api_client(request).get_backup(str(backup_id)),
+            not_before=_as_of(request),
         )
     except NotFound:
         context = {"gone": True, "backup_id": str(backup_id), "announce": "Backup deleted."}
         return TemplateResponse(request, template, context, status=HTMX_STOP_POLLING)
+    backup = read.answer
     changed = request.GET.get("known", "") != panel_fingerprint(backup)
     if backup.is_transitional and not changed:
         return HttpResponse(status=204)
-    context = _panel_context(request, backup, cached_volume_directory(request))
+    context = _panel_context(request, backup, cached_volume_directory(request), read.as_of)
     if changed:
         context["announce"] = f"Status: {backup.status.label}."
     status = 200 if backup.is_transitional else HTMX_STOP_POLLING

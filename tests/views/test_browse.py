@@ -539,7 +539,10 @@ def test_transitional_backup_has_no_actions_and_polls(signed_in, api, settings):
     assert f'href="/backups/{backup["id"]}/restore"' not in body
     assert f'href="/backups/{backup["id"]}/delete"' not in body
     assert 'id="restore-reason">Wait until the backup has finished creating.' in body
-    assert re.search(r'id="backup-panel"[^>]*hx-get="/backups/[^"]+/status\?known=[0-9a-f]+"', body)
+    assert re.search(
+        r'id="backup-panel"[^>]*hx-get="/backups/[^"]+/status\?known=[0-9a-f]+&amp;as_of=[0-9.]+"',
+        body,
+    )
     assert 'hx-trigger="every 1000ms"' in body
 
 
@@ -845,3 +848,20 @@ def test_shared_poll_answers_differ_per_query(client, test_regions, api, setting
     signed.get(first, **HTMX)
     signed.get(second, **HTMX)
     assert len(api.calls) == 2
+
+
+def test_a_poll_never_brings_back_older_data_than_its_page(client, test_regions, api, settings):
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 5
+    old_rows = [backup_json(2, status="creating"), backup_json(1)]
+    signed = sign_in(client)
+    url = _page_with_poller(signed, api, old_rows)
+    assert signed.get(url, **HTMX).status_code == 204  # this answer is now shared
+    new_rows = [backup_json(3, status="creating", name="just-created"), *old_rows]
+    api.replace(responses.GET, BACKUPS, json=page_json("backups", new_rows))
+    body = html(signed.get("/"))
+    assert "just-created" in body
+    newer_url = poller_url(body)
+    api.calls.reset()
+    response = signed.get(newer_url, **HTMX)
+    assert response.status_code == 204  # the page's own rows, not the older shared answer
+    assert len(api_calls(api, BACKUPS)) == 1

@@ -33,7 +33,9 @@ def test_concurrent_polls_that_miss_ask_the_api_once(test_regions, settings):
     answers: list[str] = []
     tabs = [signed_in_request() for _ in range(8)]  # eight tabs of the same credential
     threads = [
-        threading.Thread(target=lambda r=tab: answers.append(shared_read(r, "q", slow_fetch)))
+        threading.Thread(
+            target=lambda r=tab: answers.append(shared_read(r, "q", slow_fetch).answer)
+        )
         for tab in tabs
     ]
     for thread in threads:
@@ -53,20 +55,20 @@ def test_a_failed_read_is_not_shared(test_regions, settings):
 
     with pytest.raises(RuntimeError):
         shared_read(request, "q", failing)
-    assert shared_read(request, "q", lambda: "fresh") == "fresh"
+    assert shared_read(request, "q", lambda: "fresh").answer == "fresh"
 
 
 def test_sharing_off_always_fetches(test_regions, settings):
     settings.BYCLOUD_POLL_SHARE_SECONDS = 0
     request = signed_in_request()
-    assert shared_read(request, "q", lambda: "one") == "one"
-    assert shared_read(request, "q", lambda: "two") == "two"
+    assert shared_read(request, "q", lambda: "one").answer == "one"
+    assert shared_read(request, "q", lambda: "two").answer == "two"
 
 
 def test_an_expired_answer_is_served_while_one_poll_refreshes_it(test_regions, settings):
     settings.BYCLOUD_POLL_SHARE_SECONDS = 1
     request = signed_in_request()
-    assert shared_read(request, "q", lambda: "old") == "old"
+    assert shared_read(request, "q", lambda: "old").answer == "old"
     time.sleep(1.05)  # expired, still within the stale window
     refreshing = threading.Event()
     release = threading.Event()
@@ -79,7 +81,18 @@ def test_an_expired_answer_is_served_while_one_poll_refreshes_it(test_regions, s
     refresher = threading.Thread(target=lambda: shared_read(request, "q", slow_refresh))
     refresher.start()
     assert refreshing.wait(5)
-    assert shared_read(request, "q", lambda: "never asked") == "old"
+    assert shared_read(request, "q", lambda: "never asked").answer == "old"
     release.set()
     refresher.join()
-    assert shared_read(request, "q", lambda: "never asked") == "new"
+    assert shared_read(request, "q", lambda: "never asked").answer == "new"
+
+
+def test_a_shared_answer_older_than_the_page_is_never_used(test_regions, settings):
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 5
+    request = signed_in_request()
+    before = shared_read(request, "q", lambda: "before the page")
+    page_time = time.time()  # the tab's page was rendered from a newer answer
+    later = shared_read(request, "q", lambda: "fresh", not_before=page_time)
+    assert later.answer == "fresh"
+    assert later.as_of >= page_time > before.as_of
+    assert shared_read(request, "q", lambda: "x", not_before=page_time).answer == "fresh"
