@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -302,6 +303,7 @@ class ByCloudClient:
                 }
             )
             session.auth = _CredentialAuth(self.credential)
+            self._apply_environment(session)
             adapter = HTTPAdapter(max_retries=self._make_retry())
             session.mount("http://", adapter)
             session.mount("https://", adapter)
@@ -309,6 +311,15 @@ class ByCloudClient:
             with self._lock:
                 self._sessions.add(session)
         return session
+
+    def _apply_environment(self, session: requests.Session) -> None:
+        """Proxies and CA bundle from the environment, read once per session rather than
+        on every request (requests re-reads them per call while ``trust_env`` is on)."""
+        session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            session.verify = ca_bundle
+        session.trust_env = False
 
     def close(self) -> None:
         """Close every thread's session (a later call opens new ones)."""

@@ -74,3 +74,15 @@ def test_the_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     factory.client_for("http://localhost:8001", BearerToken("token-c"))
     assert len(factory._clients) == 2
     assert factory.client_for("http://localhost:8001", BearerToken("token-a")) is not oldest
+
+
+def test_proxies_and_ca_bundle_come_from_the_environment_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/private-ca.pem")
+    client = ByCloudClient("https://api.spo1.mycloud.com", BearerToken(TOKEN))
+    session = client._session()
+    assert session.trust_env is False
+    assert session.proxies["https"] == "http://proxy.internal:3128"
+    assert session.verify == "/etc/ssl/private-ca.pem"
