@@ -865,3 +865,16 @@ def test_a_poll_never_brings_back_older_data_than_its_page(client, test_regions,
     response = signed.get(newer_url, **HTMX)
     assert response.status_code == 204  # the page's own rows, not the older shared answer
     assert len(api_calls(api, BACKUPS)) == 1
+
+
+def test_a_row_rendered_before_is_rendered_again_when_its_backup_changes(signed_in, api):
+    backup = backup_json(1, status="creating", name="nightly")
+    mock_list(api, [backup])
+    assert "status--creating" in html(signed_in.get("/"))
+    api.replace(
+        responses.GET,
+        BACKUPS,
+        json=page_json("backups", [{**backup, "status": "available"}]),
+    )
+    body = html(signed_in.get("/"))
+    assert "status--available" in body and "status--creating" not in body
