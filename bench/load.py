@@ -1,14 +1,21 @@
-"""Concurrency: many open tabs polling at once, driven by locust (headless, CLI)."""
+"""Concurrency: many open tabs polling at once, driven by locust (headless, CLI), with a
+threaded client as a cross-check and locust's own floor (the same tabs on `/healthz`)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import os
+import random
+import statistics
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
+
+import requests
 
 from bench.console import Console, pollers
 
@@ -81,3 +88,57 @@ def _failures(path: Path) -> list[dict[str, str]]:
         return []
     with path.open(newline="") as handle:
         return list(csv.DictReader(handle))[:10]
+
+
+def run_threaded_tabs(
+    console_url: str,
+    *,
+    users: int,
+    seconds: int,
+    poll_seconds: float,
+    sessions: list[dict[str, str]],
+) -> dict[str, Any]:
+    """The same open tabs driven by plain threads (one `requests.Session` each, a random phase,
+    constant pacing): a cross-check of locust's figure with a client of far less overhead."""
+    deadline = time.monotonic() + seconds
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def tab(index: int) -> None:
+        session = sessions[index % len(sessions)]
+        http = requests.Session()
+        http.cookies.set("bycloud_session", session["cookie"])
+        headers = {"HX-Request": "true", "HX-Current-URL": f"{console_url}/"}
+        url = console_url + session["poll"].replace("&amp;", "&")
+        time.sleep(random.uniform(0, poll_seconds))
+        while time.monotonic() < deadline:
+            start = time.monotonic()
+            try:
+                answer = http.get(url, headers=headers, timeout=30, allow_redirects=False)
+                ok = answer.status_code in (200, 204, 286)
+                problem = "" if ok else f"HTTP {answer.status_code}"
+            except requests.RequestException as error:
+                problem = type(error).__name__
+            elapsed = time.monotonic() - start
+            with lock:
+                latencies.append(elapsed * 1000)
+                if problem:
+                    errors.append(problem)
+            time.sleep(max(0.0, poll_seconds - elapsed))
+
+    threads = [threading.Thread(target=tab, args=(i,), daemon=True) for i in range(users)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=seconds + 60)
+    latencies.sort()
+    return {
+        "users": users,
+        "seconds": seconds,
+        "requests": len(latencies),
+        "errors": len(errors),
+        "median_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "p95_ms": round(latencies[int(len(latencies) * 0.95)], 1) if latencies else None,
+        "max_ms": round(latencies[-1], 1) if latencies else None,
+    }

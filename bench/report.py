@@ -26,7 +26,7 @@ class Verdict:
     figure: str
     value: str
     budget: str
-    status: str  # PASS, FAIL or n/a (not measured in this mode, or the measure failed)
+    status: str  # PASS, FAIL, info (no budget) or n/a (not measured, or the measure failed)
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -49,6 +49,11 @@ def check(figure: str, value: float | None, op: str, limit: float, unit: str = "
         return Verdict(figure, "n/a", budget, "n/a")
     status = "PASS" if OPS[op](value, limit) else "FAIL"
     return Verdict(figure, _fmt(value, unit), budget, status)
+
+
+def reported(figure: str, value: float | None, unit: str = "") -> Verdict:
+    """A figure that has no budget of its own but explains others."""
+    return Verdict(figure, _fmt(value, unit), "no budget", "info" if value is not None else "n/a")
 
 
 def _get(results: dict[str, Any], *path: str) -> Any:
@@ -159,6 +164,24 @@ def load_verdicts(r: dict[str, Any]) -> list[Verdict]:
             _get(r, "concurrency", "p95_ms"),
             "≤",
             latency + 50,
+            "ms",
+        ),
+        check(
+            "Concurrency cross-check, threaded client: p95 poll latency",
+            _get(r, "concurrency_threaded", "p95_ms"),
+            "≤",
+            latency + 50,
+            "ms",
+        ),
+        check(
+            "Concurrency cross-check, threaded client: errors",
+            _get(r, "concurrency_threaded", "errors"),
+            "=",
+            0,
+        ),
+        reported(
+            "Locust's own floor: same tabs on /healthz, p95 (no session, no API)",
+            _get(r, "concurrency_locust_floor", "p95_ms"),
             "ms",
         ),
     ]

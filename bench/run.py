@@ -149,6 +149,10 @@ def measure_polls(run: Run, ks: tuple[int, ...]) -> None:
     run.results["poll"] = polls
 
 
+#: Length of the threaded cross-check and of locust's floor measurement.
+CROSS_CHECK_SECONDS = 20
+
+
 def measure_concurrency(run: Run) -> None:
     options = run.options
 
@@ -163,8 +167,30 @@ def measure_concurrency(run: Run) -> None:
             sessions=sessions,
         )
 
+    def threaded() -> dict[str, Any]:
+        return load.run_threaded_tabs(
+            run.stack.console_url,
+            users=options.users,
+            seconds=CROSS_CHECK_SECONDS,
+            poll_seconds=options.poll_seconds,
+            sessions=load.prepare_sessions(run.stack.console_url),
+        )
+
+    def locust_floor() -> dict[str, Any]:
+        healthz = [{"cookie": "", "poll": "/healthz"}]
+        return load.run_locust(
+            run.stack.console_url,
+            run.stack.workdir,
+            users=options.users,
+            seconds=CROSS_CHECK_SECONDS,
+            poll_seconds=options.poll_seconds,
+            sessions=healthz,
+        )
+
     run.emulator.set_latency(options.latency_ms)
     run.measure("concurrency", concurrency)
+    run.measure("concurrency_threaded", threaded)
+    run.measure("concurrency_locust_floor", locust_floor)
 
 
 def measure_scale(run: Run) -> None:
