@@ -19,6 +19,8 @@ from backups.api import (
     ApiError,
     ApiTimeout,
     ApiUnavailable,
+    BadRequest,
+    Conflict,
     Forbidden,
     NotFound,
     RateLimited,
@@ -31,16 +33,21 @@ logger = logging.getLogger("bycloud_ui")
 
 
 def status_for_api_error(error: ApiError) -> int:
+    """The console's answer for a failed API call: the API's own 4xx where it is about the
+    user's request, 503/504 when ByCloud is unreachable or slow, 502 for anything else."""
     if isinstance(error, ApiTimeout):
         return 504
     if isinstance(error, ApiUnavailable):
         return 503
-    if isinstance(error, RateLimited):
-        return 429
-    if isinstance(error, Forbidden):
-        return 403
-    if isinstance(error, NotFound):
-        return 404
+    for kind, status in (
+        (RateLimited, 429),
+        (Forbidden, 403),
+        (NotFound, 404),
+        (Conflict, 409),
+        (BadRequest, 400),
+    ):
+        if isinstance(error, kind):
+            return status
     return 502
 
 

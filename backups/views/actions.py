@@ -54,6 +54,7 @@ from backups.forms import (
     unbackupable_reason,
 )
 from backups.session import api_client, mark_read_only
+from bycloud_ui.middleware import status_for_api_error
 
 logger = logging.getLogger("bycloud_ui")
 
@@ -67,23 +68,6 @@ RESTORE_WATCHED = frozenset({VolumeStatus.RESTORING_BACKUP, VolumeStatus.CREATIN
 
 
 # --- API errors shown inside a form ---------------------------------------------------------
-
-
-def status_for_error(error: ApiError) -> int:
-    if isinstance(error, ApiTimeout):
-        return 504
-    if isinstance(error, ApiUnavailable):
-        return 503
-    for kind, status in (
-        (RateLimited, 429),
-        (Forbidden, 403),
-        (NotFound, 404),
-        (Conflict, 409),
-        (BadRequest, 400),
-    ):
-        if isinstance(error, kind):
-            return status
-    return 502
 
 
 def error_title(error: ApiError, action: str) -> str:
@@ -385,7 +369,7 @@ def _create_post(request: HttpRequest) -> HttpResponse:
     editor_valid = editor.is_valid()
     if alert is not None:
         # The volume could not be looked up: nothing can be checked, so nothing is sent.
-        return again(status=status_for_error(alert.error))
+        return again(status=status_for_api_error(alert.error))
     if not (form_valid and editor_valid):
         return again(status=400)
 
@@ -419,7 +403,8 @@ def _create_post(request: HttpRequest) -> HttpResponse:
         )
         _attach_create_error(form, editor, error)
         return again(
-            alert=make_alert(request, error, "create the backup"), status=status_for_error(error)
+            alert=make_alert(request, error, "create the backup"),
+            status=status_for_api_error(error),
         )
     except BaseException:
         idempotency.release(IDEMPOTENCY_SCOPE, token)
@@ -577,7 +562,7 @@ def backup_restore(request: HttpRequest, backup_id: Any) -> HttpResponse:
                 context["alert"] = make_alert(request, error, "restore the backup")
                 if form.cleaned_data["target"] == TARGET_EXISTING and about_target(error):
                     form.add_error("volume", error.message)
-                status = status_for_error(error)
+                status = status_for_api_error(error)
             else:
                 messages.success(request, f"Restore of {backup.display_name} started.")
                 url = reverse("backup-restore", args=[backup_id])
@@ -680,7 +665,7 @@ def backup_delete(request: HttpRequest, backup_id: Any) -> HttpResponse:
                 status = 200
             except ApiError as error:
                 context["alert"] = make_alert(request, error, "delete the backup")
-                status = status_for_error(error)
+                status = status_for_api_error(error)
             else:
                 messages.success(request, f"Deletion of {backup.display_name} started.")
                 target = reverse("backup-list")
