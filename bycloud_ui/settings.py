@@ -160,7 +160,7 @@ else:
         "LOCATION": "polls",
         "OPTIONS": {"MAX_ENTRIES": 10_000},
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 SESSION_COOKIE_NAME = "bycloud_session"
 SESSION_COOKIE_HTTPONLY = True

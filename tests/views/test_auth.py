@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import logging
+import pickle
 import re
 
 import pytest
@@ -10,6 +12,7 @@ import requests
 import responses
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
+from django.db import connection
 
 API = "http://api.test"
 VOLUMES = f"{API}/v1/volumes"
@@ -65,6 +68,17 @@ def test_credential_is_encrypted_in_the_session_store(client):
     decoded = Session.objects.get().get_decoded()
     assert "secret-token-123" not in repr(decoded)
     assert decoded["bycloud"]["region"] == "test"
+    cached_sessions = [value for value in cached_values() if "bycloud" in repr(value)]
+    assert cached_sessions  # the session is in the cache too (cached_db), just as encrypted
+    assert all("secret-token-123" not in repr(value) for value in cached_values())
+
+
+def cached_values() -> list[object]:
+    """Every value in the database cache table, decoded as Django stores it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT value FROM console_cache")
+        rows = [row[0] for row in cursor.fetchall()]
+    return [pickle.loads(base64.b64decode(raw)) for raw in rows]  # noqa: S301 (our own table)
 
 
 @responses.activate
