@@ -6,12 +6,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django_htmx.http import HttpResponseClientRedirect
 
 from backups.session import current_session
-from bycloud_ui.navigation import signin_url_returning_to
+from bycloud_ui.navigation import redirect_to_signin
 
 View = Callable[..., HttpResponse]
 
@@ -20,10 +19,7 @@ def signin_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if current_session(request) is None:
-            target = signin_url_returning_to(request)
-            if request.htmx:
-                return HttpResponseClientRedirect(target)
-            return HttpResponseRedirect(target)
+            return redirect_to_signin(request)
         return view(request, *args, **kwargs)
 
     return wrapper

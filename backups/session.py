@@ -23,7 +23,8 @@ from backups.api import ApiKey, BearerToken, ByCloudClient
 from backups.api.factory import client_for, forget_client
 
 SESSION_KEY = "bycloud"
-Credential = BearerToken | ApiKey
+#: The credentials a session can hold (``backups.api.Credential`` is the client's protocol).
+StoredCredential = BearerToken | ApiKey
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class ConsoleSession:
     region_label: str
     credential_kind: str
     read_only: bool
-    credential: Credential
+    credential: StoredCredential
 
     @property
     def region_url(self) -> str:
@@ -52,7 +53,7 @@ def _fernet_for(secret_key: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def _encrypt_credential(credential: Credential) -> str:
+def _encrypt_credential(credential: StoredCredential) -> str:
     if isinstance(credential, ApiKey):
         payload = {"kind": "api_key", "key_id": credential.key_id, "secret": credential.secret}
     else:
@@ -60,7 +61,7 @@ def _encrypt_credential(credential: Credential) -> str:
     return _fernet().encrypt(json.dumps(payload).encode()).decode()
 
 
-def _decrypt_credential(token: str) -> Credential | None:
+def _decrypt_credential(token: str) -> StoredCredential | None:
     try:
         payload = json.loads(_fernet().decrypt(token.encode()))
     except (InvalidToken, ValueError):
@@ -71,7 +72,7 @@ def _decrypt_credential(token: str) -> Credential | None:
 
 
 def start_session(
-    request: HttpRequest, *, region: str, credential: Credential, read_only: bool
+    request: HttpRequest, *, region: str, credential: StoredCredential, read_only: bool
 ) -> None:
     """Sign in: a new session id (no fixation), the credential encrypted inside it."""
     request.session.cycle_key()

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.http import reswap, retarget
 
 from backups.api import (
     ApiError,
@@ -27,7 +27,7 @@ from backups.api import (
     Unauthorized,
 )
 from backups.session import end_session, mark_read_only
-from bycloud_ui.navigation import signin_url_returning_to
+from bycloud_ui.navigation import redirect_to_signin
 
 logger = logging.getLogger("bycloud_ui")
 
@@ -68,10 +68,7 @@ def title_for_api_error(error: ApiError) -> str:
 def signed_out_response(request: HttpRequest, message: str) -> HttpResponse:
     end_session(request)
     messages.warning(request, message)
-    target = signin_url_returning_to(request)
-    if request.htmx:
-        return HttpResponseClientRedirect(target)
-    return HttpResponseRedirect(target)
+    return redirect_to_signin(request)
 
 
 def render_api_error(request: HttpRequest, error: ApiError) -> HttpResponse:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 
 def current_location(request: HttpRequest) -> str:
@@ -23,6 +24,15 @@ def signin_url_returning_to(request: HttpRequest) -> str:
     if request.method != "GET" and not request.htmx:
         location = reverse("backup-list")
     return f"{reverse(settings.LOGIN_URL)}?{urlencode({'next': location})}"
+
+
+def redirect_to_signin(request: HttpRequest) -> HttpResponse:
+    """To sign-in and back here afterwards; for htmx an HX-Redirect of the whole page, never a
+    sign-in form swapped into a fragment."""
+    target = signin_url_returning_to(request)
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return HttpResponseRedirect(target)
 
 
 def safe_next_url(request: HttpRequest, candidate: str | None) -> str:

@@ -54,7 +54,7 @@ from backups.forms import (
     unbackupable_reason,
 )
 from backups.session import api_client, mark_read_only
-from bycloud_ui.middleware import status_for_api_error
+from bycloud_ui.middleware import status_for_api_error, title_for_api_error
 
 logger = logging.getLogger("bycloud_ui")
 
@@ -71,12 +71,11 @@ RESTORE_WATCHED = frozenset({VolumeStatus.RESTORING_BACKUP, VolumeStatus.CREATIN
 
 
 def error_title(error: ApiError, action: str) -> str:
+    """The page titles, said of the action where the action is what matters."""
     if isinstance(error, ApiTimeout):
         return f"ByCloud did not answer in time; the {action} may or may not have started"
-    if isinstance(error, ApiUnavailable):
-        return "ByCloud cannot be reached"
-    if isinstance(error, RateLimited):
-        return "Too many requests to ByCloud"
+    if isinstance(error, ApiUnavailable | RateLimited):
+        return title_for_api_error(error)
     if isinstance(error, Forbidden):
         return f"Your credential is not allowed to {action}"
     return f"ByCloud refused to {action}"
