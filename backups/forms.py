@@ -17,30 +17,10 @@ from datetime import date
 
 from django import forms
 
-from backups.api import Snapshot, SnapshotStatus, Volume, VolumeStatus
+from backups import domain
+from backups.api import ApiError, BadRequest, Conflict, NotFound, Snapshot, SnapshotStatus, Volume
 
 # --- the chosen volume ----------------------------------------------------------------------
-
-BACKUPABLE = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.IN_USE})
-
-UNBACKUPABLE_REASONS = {
-    VolumeStatus.CREATING: "it is still being created",
-    VolumeStatus.BACKING_UP: "a backup of it is already running",
-    VolumeStatus.RESTORING_BACKUP: "a backup is being restored to it",
-    VolumeStatus.DELETING: "it is being deleted",
-    VolumeStatus.ERROR: "it is in error",
-    VolumeStatus.ERROR_RESTORING: "a restore to it failed; it is in error",
-}
-
-
-def unbackupable_reason(volume: Volume) -> str | None:
-    """Why this volume cannot be backed up now, or None if it can."""
-    if volume.status in BACKUPABLE:
-        return None
-    reason = UNBACKUPABLE_REASONS.get(volume.status)
-    if reason is None:
-        reason = f"its status is {volume.status_raw or volume.status.value}"
-    return f"Cannot be backed up: {reason}."
 
 
 def is_uuid(value: object) -> bool:
@@ -74,7 +54,7 @@ class VolumeContext:
 
     @property
     def in_use(self) -> bool:
-        return self.volume is not None and self.volume.status is VolumeStatus.IN_USE
+        return self.volume is not None and domain.needs_force(self.volume)
 
 
 # --- the metadata editor --------------------------------------------------------------------
@@ -203,6 +183,18 @@ class MetadataEditor:
 # --- create a backup ------------------------------------------------------------------------
 
 NO_SNAPSHOT_LABEL = "None — back up the volume itself"
+#: The create request's fields as the contract names them, and the form's field for each.
+API_FIELDS = {
+    "volume_id": "volume",
+    "snapshot_id": "snapshot",
+    "name": "name",
+    "description": "description",
+    "container": "container",
+    "incremental": "incremental",
+    "force": "force",
+    "metadata": "metadata",
+}
+_FIELD_IN_ERROR = re.compile(r"\bField '([a-z_]+)'")
 
 
 class BackupCreateForm(forms.Form):
@@ -263,9 +255,7 @@ class BackupCreateForm(forms.Form):
                 )
             else:
                 incremental.disabled = True
-                incremental.help_text = (
-                    "This volume has no available backup yet, so the first backup must be full."
-                )
+                incremental.help_text = domain.FIRST_BACKUP_IS_FULL
             if ctx.in_use:
                 force.help_text = (
                     "This volume is attached to an instance. Tick Force to take a "
@@ -315,7 +305,7 @@ class BackupCreateForm(forms.Form):
         if not ctx.loaded or ctx.volume is None or "volume" not in cleaned:
             return cleaned
         snapshot_id = cleaned.get("snapshot") or ""
-        reason = unbackupable_reason(ctx.volume)
+        reason = domain.backup_blocker(ctx.volume)
         if reason and not snapshot_id:
             self.add_error("volume", reason)
         if ctx.in_use and not snapshot_id and not cleaned.get("force"):
@@ -324,6 +314,24 @@ class BackupCreateForm(forms.Form):
                 "This volume is in use: tick Force to back it up anyway, or choose a snapshot.",
             )
         return cleaned
+
+    def field_for_api_error(self, error: ApiError) -> str | None:
+        """The field a refused create is about: the one the error's details name (the
+        contract's "Field '<name>'"), else the one the contract's create rules point at."""
+        named = _FIELD_IN_ERROR.search(f"{error.details or ''} {error.message}")
+        if named:
+            return API_FIELDS.get(named.group(1))
+        data = self.cleaned_data
+        from_snapshot = bool(data.get("snapshot"))
+        if isinstance(error, NotFound | Conflict | BadRequest) and from_snapshot:
+            return "snapshot"  # exists (404), is available (409), is of this volume (400)
+        if isinstance(error, NotFound):
+            return "volume"
+        if isinstance(error, Conflict):
+            return "force" if self.context.in_use or data.get("force") else "volume"
+        if isinstance(error, BadRequest) and data.get("incremental"):
+            return "incremental"  # the rule that needs an available backup of the volume
+        return None
 
     def api_arguments(self, metadata: dict[str, str]) -> dict[str, object]:
         """Exactly the documented fields, empty optionals left out."""

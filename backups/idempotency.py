@@ -19,9 +19,13 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.core.cache import cache
+
+from backups.api import ApiError
 
 PENDING = "pending"
 UNCERTAIN = "uncertain"
@@ -95,3 +99,39 @@ def wait_for(scope: str, token: str, *, seconds: float = 5.0, interval: float = 
         time.sleep(interval)
         state = lookup(scope, token)
     return state
+
+
+@dataclass
+class Attempt:
+    """The one change a claimed token allows; ``succeeded(id)`` records what it made."""
+
+    result_id: str | None = None
+
+    def succeeded(self, result_id: str) -> None:
+        self.result_id = result_id
+
+
+@contextmanager
+def settle_claim(scope: str, token: str) -> Iterator[Attempt]:
+    """Settle a claimed token by how the change inside the block ended.
+
+    Success (``attempt.succeeded(id)``) completes the token; an API error whose outcome is
+    unknown leaves it uncertain (a repeat must never send the change again); any other failure
+    releases it so that the user can correct the form and submit again.
+    """
+    attempt = Attempt()
+    try:
+        yield attempt
+    except ApiError as error:
+        if error.outcome_unknown:
+            mark_uncertain(scope, token)
+        else:
+            release(scope, token)
+        raise
+    except BaseException:
+        release(scope, token)
+        raise
+    if attempt.result_id is None:
+        release(scope, token)
+    else:
+        complete(scope, token, attempt.result_id)

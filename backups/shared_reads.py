@@ -2,7 +2,7 @@
 
 Every open tab of a credential polls the same list (or the same backup) every few seconds. The
 answer of such a read is kept in the "polls" cache under a key private to the credential (see
-`credential_cache_key`) and served for `settings.BYCLOUD_POLL_SHARE_SECONDS`, so a hundred tabs
+`ConsoleSession.cache_key`) and served for `settings.BYCLOUD_POLL_SHARE_SECONDS`, so a hundred tabs
 of one operator cost about one API call per interval instead of a hundred, and a poll that finds
 the answer there costs no API round trip at all.
 
@@ -30,8 +30,6 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 
-from backups.session import credential_cache_key
-
 T = TypeVar("T")
 _LOCK_STRIPES = tuple(threading.Lock() for _ in range(64))
 
@@ -58,7 +56,8 @@ def shared_read(
 ) -> Read[T]:
     """`fetch()` (one API read), or the answer another poll of this credential just got."""
     seconds = int(settings.BYCLOUD_POLL_SHARE_SECONDS)
-    key = credential_cache_key(request, "poll", what) if seconds > 0 else None
+    console = request.console  # type: ignore[attr-defined]
+    key = console.cache_key("poll", what) if seconds > 0 and console else None
     if key is None:
         return read_now(fetch)
     cache = caches["polls"]

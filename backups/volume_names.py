@@ -27,7 +27,6 @@ from django.core.cache import cache
 from django.http import HttpRequest
 
 from backups.api import ApiError, Backup, ByCloudClient, Page, Unauthorized
-from backups.session import credential_cache_key
 
 logger = logging.getLogger("bycloud_ui")
 T = TypeVar("T")
@@ -99,7 +98,8 @@ class VolumeDirectory:
 
 def cache_key(request: HttpRequest) -> str | None:
     """The credential's cache key: an HMAC, never the credential itself."""
-    return credential_cache_key(request, "volumes")
+    console = request.console  # type: ignore[attr-defined]
+    return console.cache_key("volumes") if console else None
 
 
 def cached_directory(request: HttpRequest) -> VolumeDirectory | None:

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials.apps.SimpleAppConfig",
     "csp",
+    "console",
     "backups",
 ]
 
@@ -68,7 +69,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "bycloud_ui.middleware.ApiErrorMiddleware",
+    "console.session.ConsoleMiddleware",
+    "console.middleware.ApiErrorMiddleware",
 ]
 
 ROOT_URLCONF = "bycloud_ui.urls"
@@ -98,8 +100,8 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.messages.context_processors.messages",
-                "bycloud_ui.context_processors.csp_nonce",
-                "bycloud_ui.context_processors.console_session",
+                "console.context_processors.csp_nonce",
+                "console.context_processors.console",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -246,6 +248,7 @@ BYCLOUD_SIGNIN_ATTEMPTS = int(os.environ.get("BYCLOUD_SIGNIN_ATTEMPTS", "10"))
 BYCLOUD_SIGNIN_WINDOW_SECONDS = int(os.environ.get("BYCLOUD_SIGNIN_WINDOW_SECONDS", "300"))
 
 LOGIN_URL = "signin"
+LOGIN_REDIRECT_URL = "backup-list"
 
 LOGGING = {
     "version": 1,

@@ -4,6 +4,7 @@ from bycloud_ui import views
 
 urlpatterns = [
     path("healthz", views.health, name="health"),
+    path("", include("console.urls")),
     path("", include("backups.urls")),
 ]
 

@@ -11,6 +11,7 @@ import email.utils
 import re
 import time
 from http import HTTPStatus
+from typing import ClassVar
 
 __all__ = [
     "ApiError",
@@ -32,9 +33,19 @@ __all__ = [
 
 
 class ApiError(Exception):
-    """Base class of every error the API client raises."""
+    """Base class of every error the API client raises.
+
+    Each class also carries the console's policy for it, so that pages, forms and jobs all say
+    the same thing: ``console_status`` (the console's own HTTP answer: the API's 4xx where it
+    is about the user's request, 503/504 when ByCloud is unreachable or slow, 502 otherwise),
+    ``title`` (a page's heading), ``action_title()`` (a form's alert, said of the action),
+    ``retry_hint`` (what to do next) and ``outcome_unknown`` (a change may or may not have
+    happened, so it must be reconciled before it is offered again).
+    """
 
     default_message = "The ByCloud API request failed"
+    console_status: ClassVar[int] = 502
+    title: ClassVar[str] = "ByCloud answered with an error"
 
     def __init__(
         self,
@@ -79,23 +90,55 @@ class ApiError(Exception):
             f"path={self.path!r}, status={self.status!r}, request_id={self.request_id!r})"
         )
 
+    @property
+    def outcome_unknown(self) -> bool:
+        """Whether a change may have reached ByCloud: a gateway gave up waiting for it."""
+        return self.status in {502, 504}
+
+    def action_title(self, action: str) -> str:
+        """A form's alert title, e.g. ``action_title("create the backup")``."""
+        return f"ByCloud refused to {action}"
+
+    @property
+    def retry_hint(self) -> str:
+        return ""
+
 
 class ApiUnavailable(ApiError):
     """The API could not be reached: refused or reset connection, DNS failure, timeout."""
 
     default_message = "The ByCloud API is unreachable"
+    console_status = 503
+    title = "ByCloud cannot be reached"
+
+    def action_title(self, action: str) -> str:
+        return self.title
 
 
 class ApiTimeout(ApiUnavailable):
     """The API did not connect or answer within the client's timeout."""
 
     default_message = "The ByCloud API did not answer in time"
+    console_status = 504
+    title = "ByCloud did not answer in time"
+
+    @property
+    def outcome_unknown(self) -> bool:
+        return True
+
+    def action_title(self, action: str) -> str:
+        return f"{self.title}; the {action} may or may not have started"
+
+    @property
+    def retry_hint(self) -> str:
+        return "Check the list of backups before submitting again."
 
 
 class BadRequest(ApiError):
     """400: the request was invalid."""
 
     default_message = "The request was invalid"
+    console_status = 400
 
 
 class Unauthorized(ApiError):
@@ -108,18 +151,30 @@ class Forbidden(ApiError):
     """403: the credential is valid but not allowed to do this."""
 
     default_message = "The credential is not allowed to do this"
+    console_status = 403
+    title = "Not allowed"
+
+    def action_title(self, action: str) -> str:
+        return f"Your credential is not allowed to {action}"
+
+    @property
+    def retry_hint(self) -> str:
+        return "This session is now read-only: nothing can be changed with this credential."
 
 
 class NotFound(ApiError):
     """404: the resource does not exist (or belongs to another organization)."""
 
     default_message = "Not found"
+    console_status = 404
+    title = "Not found"
 
 
 class Conflict(ApiError):
     """409: the resource is not in a state that allows this."""
 
     default_message = "The resource is not in a state that allows this"
+    console_status = 409
 
 
 class Unprocessable(ApiError):
@@ -132,6 +187,15 @@ class RateLimited(ApiError):
     """429: too many requests; ``retry_after`` (seconds) says when to try again, if known."""
 
     default_message = "Too many requests"
+    console_status = 429
+    title = "Too many requests to ByCloud"
+
+    def action_title(self, action: str) -> str:
+        return self.title
+
+    @property
+    def retry_hint(self) -> str:
+        return f"Try again in {int(self.retry_after)} seconds." if self.retry_after else ""
 
 
 class ServerError(ApiError):

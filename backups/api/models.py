@@ -386,17 +386,6 @@ class Backup(_Resource):
     def is_transitional(self) -> bool:
         return self.status.is_transitional
 
-    @property
-    def can_delete(self) -> bool:
-        return (
-            self.status in (BackupStatus.AVAILABLE, BackupStatus.ERROR)
-            and not self.has_dependent_backups
-        )
-
-    @property
-    def can_restore(self) -> bool:
-        return self.status is BackupStatus.AVAILABLE
-
 
 @dataclass(frozen=True, slots=True)
 class Page(Generic[T]):

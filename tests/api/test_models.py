@@ -117,8 +117,6 @@ def test_unknown_status_keeps_raw_value() -> None:
     assert backup.status_raw == "archiving"
     assert not backup.is_terminal
     assert not backup.is_transitional
-    assert not backup.can_delete
-    assert not backup.can_restore
     assert Volume.from_api(volume_json(status="migrating")).status is VolumeStatus.UNKNOWN
     assert Snapshot.from_api(snapshot_json(status="x")).status is SnapshotStatus.UNKNOWN
 
@@ -144,27 +142,6 @@ def test_backup_status_predicates() -> None:
     }
     assert BackupStatus.ERROR_DELETING.label == "Error deleting"
     assert VolumeStatus.IN_USE.label == "In use"
-
-
-@pytest.mark.parametrize(
-    ("status", "dependent", "can_delete", "can_restore"),
-    [
-        ("available", False, True, True),
-        ("available", True, False, True),
-        ("error", False, True, False),
-        ("error", True, False, False),
-        ("creating", False, False, False),
-        ("deleting", False, False, False),
-        ("restoring", False, False, False),
-        ("error_deleting", False, False, False),
-    ],
-)
-def test_backup_can_delete_and_restore(
-    status: str, dependent: bool, can_delete: bool, can_restore: bool
-) -> None:
-    backup = Backup.from_api(backup_json(status=status, has_dependent_backups=dependent))
-    assert backup.can_delete is can_delete
-    assert backup.can_restore is can_restore
 
 
 def test_backup_optional_fields() -> None:

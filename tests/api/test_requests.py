@@ -243,7 +243,7 @@ def test_get_one_of_each(rsps: responses.RequestsMock, api: ByCloudClient) -> No
     rsps.get(f"{BASE}/v1/backups/{BACKUP_ID}", json={"backup": backup_json()})
     assert api.get_volume(VOLUME_ID).status is VolumeStatus.AVAILABLE
     assert api.get_snapshot(SNAPSHOT_ID).volume_id == VOLUME_ID
-    assert api.get_backup(BACKUP_ID).can_restore
+    assert api.get_backup(BACKUP_ID).status is BackupStatus.AVAILABLE
 
 
 # --- bodies --------------------------------------------------------------------------------

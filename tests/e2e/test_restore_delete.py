@@ -67,8 +67,8 @@ def test_deleting_the_parent_of_a_chain_is_refused(
     page.goto(f"{console_url}/backups/{BACKUP_CHAIN_FULL}/delete")
     expect(page.get_by_role("heading", name="Delete backup app-data-full")).to_be_visible()
     expect(page.get_by_role("alert")).to_have_text(
-        "This backup cannot be deleted. Incremental backups depend on this backup, so it cannot "
-        "be deleted. Delete its incremental backups first, newest first."
+        "This backup cannot be deleted. Incremental backups depend on this backup: delete them "
+        "first, newest first."
     )
     expect(page.get_by_role("button", name="Delete backup")).to_have_count(0)
     assert_accessible(page)

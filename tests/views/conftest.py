@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.test import Client, RequestFactory
 
 from backups.api import ApiKey, BearerToken
-from backups.session import start_session
+from console.session import start_session
 
 API = "http://api.test"
 OTHER_API = "http://api-other.test"

@@ -16,8 +16,11 @@ from responses import matchers
 
 from backups import idempotency
 from backups.api import BearerToken
-from backups.session import SESSION_KEY, _encrypt_credential
-from backups.views import actions
+from backups.picker import PICKER_PAGE_SIZE
+from backups.views import create
+from backups.views.create import IDEMPOTENCY_SCOPE
+from console.credential import encrypt_credential
+from console.session import SESSION_KEY
 
 API = "http://api.test"
 VOLUMES = f"{API}/v1/volumes"
@@ -97,8 +100,9 @@ def page(plural, items, marker=None, total=None):
     }
 
 
-def error(status, message, request_id=REQUEST_ID):
-    return {"error": {"code": status, "message": message, "request_id": request_id}}
+def error(status, message, request_id=REQUEST_ID, details=None):
+    body = {"code": status, "message": message, "request_id": request_id}
+    return {"error": body | ({"details": details} if details else {})}
 
 
 PICKER_VOLUMES = [
@@ -116,7 +120,7 @@ def sign_in(client, *, read_only=False):
     session = client.session
     session[SESSION_KEY] = {
         "region": "test",
-        "credential": _encrypt_credential(BearerToken("secret-token-123")),
+        "credential": encrypt_credential(BearerToken("secret-token-123")),
         "read_only": read_only,
     }
     session.save()
@@ -304,7 +308,7 @@ def test_picker_search_sends_a_name_prefix_and_answers_a_fragment(signed_in, api
     )
     assert response.status_code == 200
     assert response.template_name == "backups/backup_create.html#volume-choices"
-    assert query(api.calls[0]) == {"name": "web-*", "limit": str(actions.PICKER_PAGE_SIZE)}
+    assert query(api.calls[0]) == {"name": "web-*", "limit": str(PICKER_PAGE_SIZE)}
     assert html(response).lstrip().startswith('<div id="volume-choices"')
     assert "Cannot be backed up: it is in error." in text(response)
     assert "HX-Request" in response["Vary"]
@@ -540,7 +544,12 @@ def test_a_volume_is_required(signed_in, api):
 
 API_FAILURES = [
     # (mock kwargs, expected status, message shown, field that gets the error)
-    ({"status": 400, "json": error(400, "Name is too long")}, 400, "Name is too long", "name"),
+    (
+        {"status": 400, "json": error(400, "Name is too long", details="Field 'name' is too long")},
+        400,
+        "Name is too long",
+        "name",
+    ),
     (
         {"status": 403, "json": error(403, "Read-only credential")},
         403,
@@ -625,7 +634,7 @@ def test_a_401_on_create_goes_back_to_sign_in(signed_in, api):
     response = signed_in.post("/backups/new", full_post(token))
     assert response.status_code == 302
     assert response["Location"].startswith("/signin?next=")
-    assert idempotency.lookup(actions.IDEMPOTENCY_SCOPE, token) == idempotency.Submission()
+    assert idempotency.lookup(IDEMPOTENCY_SCOPE, token) == idempotency.Submission()
 
 
 def test_api_down_while_looking_up_the_volume_keeps_the_form_and_sends_nothing(signed_in, api):
@@ -756,10 +765,10 @@ def test_a_double_submit_creates_one_backup(signed_in, api):
 
 
 def test_a_submit_while_the_first_is_in_flight_creates_nothing(signed_in, api, monkeypatch):
-    monkeypatch.setattr(actions, "DUPLICATE_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(create, "DUPLICATE_WAIT_SECONDS", 0.3)
     token = create_form_token(signed_in, api)
     mock_volume_context(api, volume(V_IN_USE, "web-1", status="in-use", attached=True))
-    assert idempotency.claim(actions.IDEMPOTENCY_SCOPE, token)  # the first request, still running
+    assert idempotency.claim(IDEMPOTENCY_SCOPE, token)  # the first request, still running
     response = signed_in.post("/backups/new", full_post(token))
     assert response.status_code == 409
     assert "already submitted" in text(response)
@@ -956,9 +965,9 @@ def test_restore_too_small_comes_back_on_the_volume_field(signed_in, api):
 
 
 def test_restore_of_a_backup_that_is_not_available_is_refused_up_front(signed_in, api):
-    mock_restore(api, status="creating")
+    mock_restore(api, status="error")
     response = signed_in.get(f"/backups/{B_LEAF}/restore")
-    assert "Only an available backup can be restored; this one is creating." in text(response)
+    assert "Only an available backup can be restored; this one is error." in text(response)
     assert "<form" not in tag(
         response, r'<section class="card" aria-labelledby="restore-title".*?</section>'
     )
@@ -1027,10 +1036,10 @@ def test_delete_confirmation_names_the_backup(signed_in, api):
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [
-        ({"parent": True}, "Delete its incremental backups first, newest first."),
-        ({"status": "creating"}, "only an available backup or one in error can be deleted"),
-        ({"status": "restoring"}, "This backup is restoring"),
-        ({"status": "error_deleting"}, "This backup is error deleting"),
+        ({"parent": True}, "Incremental backups depend on this backup: delete them first"),
+        ({"status": "creating"}, "Wait until the backup has finished creating."),
+        ({"status": "restoring"}, "Wait until the backup has finished restoring."),
+        ({"status": "error_deleting"}, "Only an available backup or one in error can be deleted"),
     ],
 )
 def test_delete_is_refused_up_front_with_the_reason(signed_in, api, kwargs, reason):
@@ -1189,7 +1198,7 @@ def test_emulator_restore_and_delete(emu, emulator):
     emulator.settle()
     # The parent of the seeded chain cannot be deleted; the new leaf can.
     refused = emu.get(f"/backups/{seed.BACKUP_CHAIN_FULL}/delete")
-    assert "Delete its incremental backups first" in text(refused)
+    assert "Incremental backups depend on this backup: delete them first" in text(refused)
     deleted = emu.post(f"/backups/{backup_id}/delete")
     assert deleted.status_code == 302
     assert emulator.demo.get(f"/v1/backups/{backup_id}").json()["backup"]["status"] == "deleting"

@@ -10,8 +10,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 
 from backups.api import BearerToken
-from backups.session import start_session
 from backups.shared_reads import shared_read
+from console.session import start_session
 
 
 def signed_in_request(token: str = "token-org-a"):

@@ -9,8 +9,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from backups.session import current_session
-from bycloud_ui.navigation import redirect_to_signin
+from console.navigation import redirect_to_signin
 
 View = Callable[..., HttpResponse]
 
@@ -18,7 +17,7 @@ View = Callable[..., HttpResponse]
 def signin_required(view: View) -> View:
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if current_session(request) is None:
+        if not request.console:  # type: ignore[attr-defined]
             return redirect_to_signin(request)
         return view(request, *args, **kwargs)
 
@@ -31,8 +30,7 @@ def writable_session_required(view: View) -> View:
     @wraps(view)
     @signin_required
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        console = current_session(request)
-        if console is not None and console.read_only:
+        if request.console.read_only:  # type: ignore[attr-defined]
             return TemplateResponse(request, "errors/read_only.html", status=403)
         return view(request, *args, **kwargs)
 

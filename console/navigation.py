@@ -6,7 +6,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.shortcuts import resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -22,8 +22,8 @@ def current_location(request: HttpRequest) -> str:
 def signin_url_returning_to(request: HttpRequest) -> str:
     location = current_location(request)
     if request.method != "GET" and not request.htmx:
-        location = reverse("backup-list")
-    return f"{reverse(settings.LOGIN_URL)}?{urlencode({'next': location})}"
+        location = resolve_url(settings.LOGIN_REDIRECT_URL)
+    return f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': location})}"
 
 
 def redirect_to_signin(request: HttpRequest) -> HttpResponse:
@@ -40,4 +40,4 @@ def safe_next_url(request: HttpRequest, candidate: str | None) -> str:
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    return reverse("backup-list")
+    return resolve_url(settings.LOGIN_REDIRECT_URL)

@@ -1,8 +1,9 @@
 """Turn ByCloud API failures into pages and fragments a person can read.
 
 A 401 mid-session leads back to sign-in (an HX-Redirect for htmx, never a sign-in form swapped
-into a fragment); any other API failure becomes an error page with the right status, or, for
-htmx, an alert fragment retargeted to the page's alert area.
+into a fragment); any other API failure becomes an error page with the status, title and hint the
+error's class carries (see ``backups.api.errors.ApiError``), or, for htmx, an alert fragment
+retargeted to the page's alert area.
 """
 
 from __future__ import annotations
@@ -15,54 +16,13 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django_htmx.http import reswap, retarget
 
-from backups.api import (
-    ApiError,
-    ApiTimeout,
-    ApiUnavailable,
-    BadRequest,
-    Conflict,
-    Forbidden,
-    NotFound,
-    RateLimited,
-    Unauthorized,
-)
-from backups.session import end_session, mark_read_only
-from bycloud_ui.navigation import redirect_to_signin
+from backups.api import ApiError, Forbidden, RateLimited, Unauthorized
+from console.navigation import redirect_to_signin
+from console.session import end_session, mark_read_only
 
 logger = logging.getLogger("bycloud_ui")
 
-
-def status_for_api_error(error: ApiError) -> int:
-    """The console's answer for a failed API call: the API's own 4xx where it is about the
-    user's request, 503/504 when ByCloud is unreachable or slow, 502 for anything else."""
-    if isinstance(error, ApiTimeout):
-        return 504
-    if isinstance(error, ApiUnavailable):
-        return 503
-    for kind, status in (
-        (RateLimited, 429),
-        (Forbidden, 403),
-        (NotFound, 404),
-        (Conflict, 409),
-        (BadRequest, 400),
-    ):
-        if isinstance(error, kind):
-            return status
-    return 502
-
-
-def title_for_api_error(error: ApiError) -> str:
-    if isinstance(error, ApiTimeout):
-        return "ByCloud did not answer in time"
-    if isinstance(error, ApiUnavailable):
-        return "ByCloud cannot be reached"
-    if isinstance(error, RateLimited):
-        return "Too many requests to ByCloud"
-    if isinstance(error, Forbidden):
-        return "Not allowed"
-    if isinstance(error, NotFound):
-        return "Not found"
-    return "ByCloud answered with an error"
+SESSION_EXPIRED = "Your ByCloud session has expired or was revoked. Please sign in again."
 
 
 def signed_out_response(request: HttpRequest, message: str) -> HttpResponse:
@@ -72,13 +32,14 @@ def signed_out_response(request: HttpRequest, message: str) -> HttpResponse:
 
 
 def render_api_error(request: HttpRequest, error: ApiError) -> HttpResponse:
-    context = {"error": error, "title": title_for_api_error(error)}
-    status = status_for_api_error(error)
+    context = {"error": error, "title": error.title}
     if request.htmx:
         response = TemplateResponse(request, "errors/api_error.html#api-alert", context)
         # htmx ignores 4xx/5xx bodies by default; an alert answers 200 and goes to #alerts.
         return reswap(retarget(response, "#alerts"), "innerHTML")
-    response = TemplateResponse(request, "errors/api_error.html", context, status=status)
+    response = TemplateResponse(
+        request, "errors/api_error.html", context, status=error.console_status
+    )
     if isinstance(error, RateLimited) and error.retry_after:
         response["Retry-After"] = str(int(error.retry_after))
     return response
@@ -103,9 +64,7 @@ class ApiErrorMiddleware:
             exception.request_id,
         )
         if isinstance(exception, Unauthorized):
-            return signed_out_response(
-                request, "Your ByCloud session has expired or was revoked. Please sign in again."
-            )
+            return signed_out_response(request, SESSION_EXPIRED)
         if isinstance(exception, Forbidden) and request.method == "POST":
             mark_read_only(request)
         return render_api_error(request, exception)

@@ -9,9 +9,9 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 
-register = template.Library()
+from backups.domain import is_transitional_status
 
-TRANSITIONAL = {"creating", "deleting", "restoring", "backing-up", "restoring-backup"}
+register = template.Library()
 
 
 @register.simple_tag
@@ -19,7 +19,7 @@ def status_badge(status: object) -> SafeString:
     """The status as text with a colour class; colour is never the only signal."""
     value = str(getattr(status, "value", status) or "unknown")
     classes = f"status status--{value}"
-    if value in TRANSITIONAL:
+    if is_transitional_status(value):
         classes += " status--transitional"
     return format_html('<span class="{}">{}</span>', classes, value.replace("_", " "))
 

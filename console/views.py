@@ -12,9 +12,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from backups.api import ApiError, ApiUnavailable, Unauthorized
 from backups.api.factory import client_for
-from backups.forms_auth import SignInForm
-from backups.session import current_session, end_session, start_session
-from bycloud_ui.navigation import safe_next_url
+from console.forms import SignInForm
+from console.navigation import safe_next_url
+from console.session import end_session, start_session
 
 
 def _throttle_key(request: HttpRequest) -> str:
@@ -56,7 +56,7 @@ def _check_credential(form: SignInForm) -> str | None:
 @require_http_methods(["GET", "POST"])
 def signin(request: HttpRequest) -> HttpResponse:
     next_url = safe_next_url(request, request.POST.get("next") or request.GET.get("next"))
-    if request.method == "GET" and current_session(request) is not None:
+    if request.method == "GET" and request.console:
         return HttpResponseRedirect(next_url)
     form = SignInForm(request.POST or None)
     status = 200
@@ -80,7 +80,7 @@ def signin(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     context = {"form": form, "next": next_url}
-    return TemplateResponse(request, "backups/signin.html", context, status=status)
+    return TemplateResponse(request, "console/signin.html", context, status=status)
 
 
 @require_POST

@@ -1,0 +1,148 @@
+"""The backup rules, each written once with the reason a user reads.
+
+Pages, forms, actions (and later jobs and plans) ask here whether something can be done; a
+``*_blocker`` function answers ``None`` when it can, else the sentence to show. Nothing here
+calls the API or knows about requests: it works on the typed models of ``backups.api``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from backups.api import Backup, BackupStatus, Volume, VolumeStatus
+
+#: Statuses from which a backup can be deleted (the API refuses the others with 409).
+DELETABLE = frozenset({BackupStatus.AVAILABLE, BackupStatus.ERROR})
+#: Statuses in which a backup holds data and can be the parent of an incremental backup.
+PARENT_STATUSES = frozenset({BackupStatus.AVAILABLE, BackupStatus.RESTORING})
+#: Volume statuses from which a backup of the volume itself can start.
+BACKUPABLE = frozenset({VolumeStatus.AVAILABLE, VolumeStatus.IN_USE})
+#: Volume statuses that mean a restore into it (or its creation by one) is still running.
+RESTORE_WATCHED = frozenset({VolumeStatus.RESTORING_BACKUP, VolumeStatus.CREATING})
+#: Every backup status a person can filter by (the API's own, without the console's UNKNOWN).
+FILTERABLE_STATUSES: tuple[BackupStatus, ...] = tuple(
+    s for s in BackupStatus if s is not BackupStatus.UNKNOWN
+)
+
+READ_ONLY_REASON = "This session is read-only: nothing can be changed."
+FIRST_BACKUP_IS_FULL = "This volume has no available backup yet, so the first backup must be full."
+
+_UNBACKUPABLE = {
+    VolumeStatus.CREATING: "it is still being created",
+    VolumeStatus.BACKING_UP: "a backup of it is already running",
+    VolumeStatus.RESTORING_BACKUP: "a backup is being restored to it",
+    VolumeStatus.DELETING: "it is being deleted",
+    VolumeStatus.ERROR: "it is in error",
+    VolumeStatus.ERROR_RESTORING: "a restore to it failed; it is in error",
+}
+
+
+def is_transitional_status(value: str) -> bool:
+    """Whether a status (of a backup or a volume, as the API spells it) is still changing."""
+    return BackupStatus.parse(value).is_transitional or VolumeStatus.parse(value).is_transitional
+
+
+def _in_flight(backup: Backup) -> str | None:
+    if backup.is_transitional:
+        return f"Wait until the backup has finished {backup.status.label.lower()}."
+    return None
+
+
+def restore_blocker(backup: Backup) -> str | None:
+    """Why this backup cannot be restored now, or None."""
+    if reason := _in_flight(backup):
+        return reason
+    if backup.status is not BackupStatus.AVAILABLE:
+        return (
+            f"Only an available backup can be restored; this one is {backup.status.label.lower()}."
+        )
+    return None
+
+
+def delete_blocker(backup: Backup) -> str | None:
+    """Why this backup cannot be deleted now, or None."""
+    if reason := _in_flight(backup):
+        return reason
+    if backup.status not in DELETABLE:
+        return (
+            "Only an available backup or one in error can be deleted; "
+            f"this one is {backup.status.label.lower()}."
+        )
+    if backup.has_dependent_backups:
+        return "Incremental backups depend on this backup: delete them first, newest first."
+    return None
+
+
+def backup_blocker(volume: Volume) -> str | None:
+    """Why this volume cannot be backed up now (unless from a snapshot), or None."""
+    if volume.status in BACKUPABLE:
+        return None
+    reason = (
+        _UNBACKUPABLE.get(volume.status)
+        or f"its status is {volume.status_raw or volume.status.value}"
+    )
+    return f"Cannot be backed up: {reason}."
+
+
+def needs_force(volume: Volume) -> bool:
+    """A volume attached to an instance is backed up only with ``force`` (or from a snapshot)."""
+    return volume.status is VolumeStatus.IN_USE
+
+
+def can_be_parent(backup: Backup) -> bool:
+    return backup.status in PARENT_STATUSES
+
+
+def restore_target_blocker(volume: Volume, backup: Backup) -> str | None:
+    """Why ``backup`` cannot be restored into this existing volume, or None."""
+    if volume.status is not VolumeStatus.AVAILABLE:
+        return "Only an available volume can be restored into."
+    if volume.size < backup.size:
+        return f"The volume is smaller than the backup ({backup.size:,} GB)."
+    return None
+
+
+def restore_targets(volumes: Iterable[Volume], backup: Backup) -> list[Volume]:
+    """The existing volumes ``backup`` can be restored into, by name."""
+    return sorted(
+        (v for v in volumes if restore_target_blocker(v, backup) is None),
+        key=lambda v: (v.display_name.lower(), v.id),
+    )
+
+
+def incremental_parent(backup: Backup, siblings: Sequence[Backup]) -> Backup | None:
+    """The backup an incremental one most likely builds on: the latest backup of the same
+    volume holding data (available or restoring) created before it. The API does not say."""
+    if not backup.is_incremental:
+        return None
+    candidates = [
+        b
+        for b in siblings
+        if b.id != backup.id
+        and b.volume_id == backup.volume_id
+        and b.created_at < backup.created_at
+        and can_be_parent(b)
+    ]
+    return max(candidates, key=lambda b: (b.created_at, b.id), default=None)
+
+
+def incremental_dependants(backup: Backup, siblings: Sequence[Backup]) -> tuple[list[Backup], bool]:
+    """Incremental backups most likely built directly on ``backup``, newest first, and whether
+    that is an exact guess (False: fell back to every later incremental backup of the volume)."""
+    later = [
+        b
+        for b in siblings
+        if b.id != backup.id
+        and b.volume_id == backup.volume_id
+        and b.is_incremental
+        and b.created_at > backup.created_at
+    ]
+    direct = [b for b in later if (p := incremental_parent(b, siblings)) and p.id == backup.id]
+    if direct or not backup.has_dependent_backups:
+        return sorted(direct, key=lambda b: b.created_at, reverse=True), True
+    return sorted(later, key=lambda b: b.created_at, reverse=True), False
+
+
+def needs_chain(backup: Backup) -> bool:
+    """Whether the backup is part of an incremental chain worth showing."""
+    return backup.is_incremental or backup.has_dependent_backups

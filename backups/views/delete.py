@@ -1,0 +1,52 @@
+"""Delete a backup: a confirmation that names it, refused up front when the rules say so."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
+
+from backups import domain
+from backups.alerts import make_alert
+from backups.api import ApiError, NotSupported, Unauthorized
+from console.decorators import writable_session_required
+
+
+@require_http_methods(["GET", "POST"])
+@writable_session_required
+@vary_on_headers("HX-Request")
+def backup_delete(request: HttpRequest, backup_id: Any) -> HttpResponse:
+    client = request.console.client()
+    backup = client.get_backup(str(backup_id))  # 404 and friends: the middleware's error page
+    context: dict[str, Any] = {"backup": backup, "refusal": domain.delete_blocker(backup)}
+    status = 200
+    if request.method == "POST":
+        if context["refusal"]:
+            status = 409
+        else:
+            try:
+                client.delete_backup(backup.id)
+            except Unauthorized:
+                raise
+            except NotSupported:
+                context["not_supported"] = True
+                status = 200
+            except ApiError as error:
+                context["alert"] = make_alert(request, error, "delete the backup")
+                status = error.console_status
+            else:
+                messages.success(request, f"Deletion of {backup.display_name} started.")
+                target = reverse("backup-list")
+                if request.htmx:
+                    return HttpResponseClientRedirect(target)
+                return HttpResponseRedirect(target)
+    if request.htmx:
+        # htmx swaps only 2xx answers: the section comes back with the refusal or the error.
+        return TemplateResponse(request, "backups/backup_delete.html#backup-delete", context)
+    return TemplateResponse(request, "backups/backup_delete.html", context, status=status)

@@ -1,0 +1,109 @@
+"""One backup: its page, and the poll that keeps its status panel live."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HTMX_STOP_POLLING
+
+from backups import domain
+from backups.api import Backup, NotFound
+from backups.presenters import actions_for, as_of_from, panel_fingerprint, poll_ms
+from backups.shared_reads import shared_read
+from backups.volume_names import VolumeDirectory, cached_volume_directory, call_with_volumes
+from console.decorators import signin_required
+
+#: One call for a volume's backups when working out a backup's chain.
+CHAIN_FETCH_LIMIT = 1000
+
+
+def _panel_context(
+    request: HttpRequest, backup: Backup, directory: VolumeDirectory, as_of: float
+) -> dict[str, Any]:
+    read_only = request.console.read_only
+    return {
+        "backup": backup,
+        "volume_name": directory.label(backup.volume_id),
+        "volume_known": backup.volume_id in directory,
+        "volume_url": f"{reverse('backup-list')}?{urlencode({'volume': backup.volume_id})}",
+        "metadata": sorted(backup.metadata.items()),
+        "actions": actions_for(backup, read_only),
+        "read_only": read_only,
+        "polling": backup.is_transitional,
+        "poll_ms": poll_ms(),
+        "poll_url": f"{reverse('backup-status', args=[backup.id])}?"
+        + urlencode({"known": panel_fingerprint(backup), "as_of": f"{as_of:.3f}"}),
+    }
+
+
+@require_GET
+@signin_required
+@vary_on_headers("HX-Request")
+def backup_detail(request: HttpRequest, backup_id: UUID) -> HttpResponse:
+    client = request.console.client()
+    as_of = time.time()
+    try:
+        backup = client.get_backup(str(backup_id))
+    except NotFound:
+        return TemplateResponse(
+            request,
+            "backups/backup_detail_missing.html",
+            {"backup_id": str(backup_id)},
+            status=404,
+        )
+    needs_chain = domain.needs_chain(backup)
+
+    def chain() -> Sequence[Backup]:
+        if not needs_chain:
+            return ()
+        return client.list_backups(volume_id=backup.volume_id, limit=CHAIN_FETCH_LIMIT).items
+
+    # The volume's name (cached, else one call) and the chain (one call) run in parallel.
+    siblings, directory = call_with_volumes(request, client, chain, lambda _: [backup.volume_id])
+    context = _panel_context(request, backup, directory, as_of)
+    dependants, dependants_exact = domain.incremental_dependants(backup, siblings)
+    context.update(
+        parent=domain.incremental_parent(backup, siblings),
+        dependants=dependants,
+        dependants_exact=dependants_exact,
+        needs_chain=needs_chain,
+    )
+    return TemplateResponse(request, "backups/backup_detail.html", context)
+
+
+@require_GET
+@signin_required
+@vary_on_headers("HX-Request")
+def backup_status(request: HttpRequest, backup_id: UUID) -> HttpResponse:
+    """The detail panel's poll: 204 unchanged, 200 changed, 286 final (or gone)."""
+    if not request.htmx:
+        return HttpResponseRedirect(reverse("backup-detail", args=[backup_id]))
+    template = "backups/backup_detail.html#backup-panel"
+    try:
+        read = shared_read(
+            request,
+            f"backup/{backup_id}",
+            lambda: request.console.client().get_backup(str(backup_id)),
+            not_before=as_of_from(request),
+        )
+    except NotFound:
+        context = {"gone": True, "backup_id": str(backup_id), "announce": "Backup deleted."}
+        return TemplateResponse(request, template, context, status=HTMX_STOP_POLLING)
+    backup = read.answer
+    changed = request.GET.get("known", "") != panel_fingerprint(backup)
+    if backup.is_transitional and not changed:
+        return HttpResponse(status=204)
+    context = _panel_context(request, backup, cached_volume_directory(request), read.as_of)
+    if changed:
+        context["announce"] = f"Status: {backup.status.label}."
+    status = 200 if backup.is_transitional else HTMX_STOP_POLLING
+    return TemplateResponse(request, template, context, status=status)

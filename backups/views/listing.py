@@ -1,0 +1,90 @@
+"""The backups list (home page) and its single poll (protocol: ``backups.presenters``)."""
+
+from __future__ import annotations
+
+import time
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HTMX_STOP_POLLING
+
+from backups import domain
+from backups.list_query import ListQuery
+from backups.presenters import ListState, PollDiff, as_of_from, parse_known, rows_for
+from backups.shared_reads import shared_read
+from backups.volume_names import (
+    VolumeDirectory,
+    cached_volume_directory,
+    list_page_with_volumes,
+    short_id,
+)
+from console.decorators import signin_required
+
+
+def _volume_choices(directory: VolumeDirectory, selected: str) -> list[tuple[str, str]]:
+    choices = [(v.id, v.label) for v in directory.choices()]
+    if selected and selected not in directory:
+        choices.insert(0, (selected, f"{short_id(selected)} (unknown volume)"))
+    return choices
+
+
+@require_GET
+@signin_required
+@vary_on_headers("HX-Request")
+def backup_list(request: HttpRequest) -> HttpResponse:
+    query = ListQuery.from_request(request.GET)
+    client = request.console.client()
+    as_of = time.time()
+    page, directory = list_page_with_volumes(request, client, **query.api_params())
+    state = ListState(query, rows_for(page.items, directory), page.total, page.next_marker, as_of)
+    context = state.context()
+    if request.htmx and not request.htmx.history_restore_request:
+        return TemplateResponse(request, "backups/backup_list.html#backup-table", context)
+    context.update(
+        status_choices=domain.FILTERABLE_STATUSES,
+        volume_choices=_volume_choices(directory, query.volume),
+    )
+    return TemplateResponse(request, "backups/backup_list.html", context)
+
+
+@require_GET
+@signin_required
+@vary_on_headers("HX-Request")
+def backup_list_status(request: HttpRequest) -> HttpResponse:
+    """The list's single poll: see the module docstring for the protocol."""
+    query = ListQuery.from_request(request.GET)
+    if not request.htmx:
+        return HttpResponseRedirect(query.list_url())
+    known = parse_known(request.GET.get("known", ""))
+    known_total = request.GET.get("total", "")
+    params = query.api_params()
+    read = shared_read(
+        request,
+        f"backups:{sorted(params.items())!r}",
+        lambda: request.console.client().list_backups(**params),
+        not_before=as_of_from(request),
+    )
+    page = read.answer
+    diff = PollDiff.between(known, known_total, page)
+    if diff.nothing_changed and any(backup.is_transitional for backup in page.items):
+        return HttpResponse(status=204)  # before any other work: most polls end here
+    rows = rows_for(page.items, cached_volume_directory(request))
+    state = ListState(query, rows, page.total, page.next_marker, read.as_of)
+    changed = [row for row in state.rows if row.backup.id.lower() in diff.changed]
+    announcements = [
+        f"{row.backup.display_name}: {row.backup.status.label}"
+        for row in changed
+        if row.backup.status.value != "unknown"
+    ] + [f"{len(diff.gone)} backup(s) no longer listed"] * bool(diff.gone)
+    context = state.context()
+    context.update(
+        whole_table=bool(diff.appeared) or (bool(diff.gone) and not state.rows),
+        changed=changed,
+        gone=diff.gone,
+        count_changed=diff.count_changed,
+        announcements=announcements,
+    )
+    status = 200 if state.polling else HTMX_STOP_POLLING
+    return TemplateResponse(request, "backups/backup_list_status.html", context, status=status)

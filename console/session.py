@@ -1,0 +1,131 @@
+"""The console session: who is signed in, to which region, and whether changes are allowed.
+
+:class:`ConsoleMiddleware` sets ``request.console`` lazily (read from the session on first use),
+the way Django's AuthenticationMiddleware sets ``request.user``: a :class:`ConsoleSession` when
+signed in, :data:`SIGNED_OUT` (falsy) otherwise. Views act through ``request.console.client()``
+and never see the session's storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from backups.api import ByCloudClient
+from backups.api.factory import client_for, forget_client
+from console.credential import StoredCredential, decrypt_credential, encrypt_credential
+
+SESSION_KEY = "bycloud"
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    region: str
+    region_label: str
+    read_only: bool
+    credential: StoredCredential = field(repr=False)
+    signed_in = True
+
+    @property
+    def credential_kind(self) -> str:
+        return self.credential.kind
+
+    @property
+    def region_url(self) -> str:
+        return settings.BYCLOUD_REGIONS[self.region]["url"]
+
+    def client(self) -> ByCloudClient:
+        """The API client acting for the signed-in user (views call this, never requests)."""
+        return client_for(self.region_url, self.credential)
+
+    def cache_key(self, namespace: str, *parts: str) -> str:
+        """A cache key private to this credential and region: an HMAC keyed with SECRET_KEY,
+        so entries never cross organisations and never reveal the credential."""
+        material = [
+            self.region_url,
+            *sorted(f"{k}:{v}" for k, v in self.credential.auth_headers().items()),
+        ]
+        digest = hmac.new(
+            settings.SECRET_KEY.encode(), "\n".join(material).encode(), hashlib.sha256
+        ).hexdigest()
+        suffix = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32] if parts else ""
+        return ":".join(filter(None, ("bycloud", namespace, digest, suffix)))
+
+
+class SignedOut:
+    """``request.console`` of a visitor who is not signed in (falsy, like an anonymous user)."""
+
+    signed_in = False
+    read_only = False
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return "SIGNED_OUT"
+
+
+SIGNED_OUT = SignedOut()
+Console = ConsoleSession | SignedOut
+
+
+def load_console(request: HttpRequest) -> Console:
+    data = request.session.get(SESSION_KEY)
+    if not data or data.get("region") not in settings.BYCLOUD_REGIONS:
+        return SIGNED_OUT
+    credential = decrypt_credential(data.get("credential", ""))
+    if credential is None:
+        return SIGNED_OUT
+    region = data["region"]
+    return ConsoleSession(
+        region=region,
+        region_label=settings.BYCLOUD_REGIONS[region]["label"],
+        read_only=bool(data.get("read_only")),
+        credential=credential,
+    )
+
+
+def start_session(
+    request: HttpRequest, *, region: str, credential: StoredCredential, read_only: bool
+) -> None:
+    """Sign in: a new session id (no fixation), the credential encrypted inside it."""
+    request.session.cycle_key()
+    request.session[SESSION_KEY] = {
+        "region": region,
+        "credential": encrypt_credential(credential),
+        "read_only": read_only,
+    }
+    request.console = load_console(request)  # type: ignore[attr-defined]
+
+
+def end_session(request: HttpRequest) -> None:
+    console = getattr(request, "console", SIGNED_OUT)
+    if console:
+        forget_client(console.credential)
+    request.session.flush()
+    request.console = SIGNED_OUT  # type: ignore[attr-defined]
+
+
+def mark_read_only(request: HttpRequest) -> None:
+    """The API answered 403 to a change: from now on the console shows the session read-only,
+    starting with the page that answers this very request."""
+    data = request.session.get(SESSION_KEY)
+    if data and not data.get("read_only"):
+        data["read_only"] = True
+        request.session[SESSION_KEY] = data
+    request.console = load_console(request)  # type: ignore[attr-defined]
+
+
+class ConsoleMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.console = SimpleLazyObject(lambda: load_console(request))  # type: ignore[attr-defined]
+        return self.get_response(request)

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from console import views
+
+urlpatterns = [
+    path("signin", views.signin, name="signin"),
+    path("signout", views.signout, name="signout"),
+]
