@@ -106,7 +106,7 @@ def start_session(
 
 def end_session(request: HttpRequest) -> None:
     console = getattr(request, "console", SIGNED_OUT)
-    if console:
+    if isinstance(console, ConsoleSession):  # a lazy request.console passes as its contents
         forget_client(console.credential)
     request.session.flush()
     request.console = SIGNED_OUT  # type: ignore[attr-defined]
