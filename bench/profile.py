@@ -30,7 +30,7 @@ BREAKDOWN = {
     "  JSON -> models": ("models.py", "from_api"),
     "session load (DB)": ("db.py", "load"),
     "cache get (volume names, DB)": ("db.py", "get"),
-    "credential decrypt (Fernet + HKDF)": ("session.py", "_decrypt_credential"),
+    "credential decrypt (Fernet)": ("credential.py", "decrypt_credential"),
     "CSP header": ("middleware.py", "process_response"),
     "gzip": ("text.py", "compress_string"),
 }
