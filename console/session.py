@@ -9,12 +9,12 @@ and never see the session's storage.
 from __future__ import annotations
 
 import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.utils.crypto import salted_hmac
 from django.utils.functional import SimpleLazyObject
 
 from backups.api import ByCloudClient
@@ -45,14 +45,14 @@ class ConsoleSession:
         return client_for(self.region_url, self.credential)
 
     def cache_key(self, namespace: str, *parts: str) -> str:
-        """A cache key private to this credential and region: an HMAC keyed with SECRET_KEY,
-        so entries never cross organisations and never reveal the credential."""
+        """A cache key private to this credential and region: a salted HMAC (SECRET_KEY), so
+        entries never cross organisations and never reveal the credential."""
         material = [
             self.region_url,
             *sorted(f"{k}:{v}" for k, v in self.credential.auth_headers().items()),
         ]
-        digest = hmac.new(
-            settings.SECRET_KEY.encode(), "\n".join(material).encode(), hashlib.sha256
+        digest = salted_hmac(
+            "console.session.cache_key", "\n".join(material), algorithm="sha256"
         ).hexdigest()
         suffix = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32] if parts else ""
         return ":".join(filter(None, ("bycloud", namespace, digest, suffix)))
