@@ -22,6 +22,8 @@ from console.session import start_session
 API = "http://api.test"
 OTHER_API = "http://api-other.test"
 BASE_TIME = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
+TOKEN = "token-org-a"  # the bearer token of `signed_in`
+REQUEST_ID = "req-test-1"  # the request id of `error_json`
 _ids = itertools.count(1)
 
 
@@ -47,15 +49,17 @@ def test_regions(settings, db) -> dict[str, dict[str, str]]:
 
 @pytest.fixture
 def api() -> Iterator[responses.RequestsMock]:
-    """The ByCloud API mocked at the HTTP level; unmatched requests fail the test."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+    """The ByCloud API mocked at the HTTP level: a request no stub matches fails the test, and
+    so does a stub no request used (`responses`' default), so no test registers a call it does
+    not make. A call that may or may not happen is registered with `optional_stub`."""
+    with responses.RequestsMock() as mock:
         yield mock
 
 
 def sign_in(
     client: Client,
     *,
-    token: str = "token-org-a",
+    token: str = TOKEN,
     api_key: tuple[str, str] | None = None,
     region: str = "test",
     read_only: bool = False,
@@ -134,8 +138,29 @@ def page_json(
     }
 
 
-def error_json(status: int, message: str, request_id: str = "req-test-1") -> dict[str, Any]:
-    return {"error": {"code": status, "message": message, "request_id": request_id}}
+def snapshot_json(**fields: Any) -> dict[str, Any]:
+    snapshot_id = fields.pop("id", None) or new_id()
+    data = {
+        "id": snapshot_id,
+        "crn": f"crn:bycloud:block-storage:spo1:org:snapshot/{snapshot_id}",
+        "name": "snapshot",
+        "description": None,
+        "status": "available",
+        "volume_id": new_id(),
+        "size": 10,
+        "metadata": {},
+        "created_at": iso(BASE_TIME),
+        "updated_at": iso(BASE_TIME),
+    }
+    data.update(fields)
+    return data
+
+
+def error_json(
+    status: int, message: str, request_id: str = REQUEST_ID, details: str | None = None
+) -> dict[str, Any]:
+    error = {"code": status, "message": message, "request_id": request_id}
+    return {"error": error | ({"details": details} if details else {})}
 
 
 JsonFactory = Callable[..., dict[str, Any]]
