@@ -9,9 +9,19 @@ import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import RequestFactory
 
+from backups import shared_reads
 from backups.api import BearerToken
 from backups.shared_reads import shared_read
 from console.session import start_session
+
+WAIT = 5  # seconds: the bound on every wait for another thread, never a pause
+
+
+@pytest.fixture
+def clock(time_machine):
+    """Time stands still until the test moves it (`clock.shift(seconds)`)."""
+    time_machine.move_to(time.time(), tick=False)
+    return time_machine
 
 
 def signed_in_request(token: str = "token-org-a"):
@@ -21,13 +31,35 @@ def signed_in_request(token: str = "token-org-a"):
     return request
 
 
-def test_concurrent_polls_that_miss_ask_the_api_once(test_regions, settings):
+class CountingLock:
+    """A lock stripe that says when `expected` polls have come to it."""
+
+    def __init__(self, lock: threading.Lock, expected: int) -> None:
+        self.lock, self.expected, self.arrived = lock, expected, 0
+        self.count_lock = threading.Lock()
+        self.all_arrived = threading.Event()
+
+    def acquire(self, blocking: bool = True) -> bool:
+        with self.count_lock:
+            self.arrived += 1
+            if self.arrived == self.expected:
+                self.all_arrived.set()
+        return self.lock.acquire(blocking)
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+def test_concurrent_polls_that_miss_ask_the_api_once(test_regions, settings, monkeypatch):
     settings.BYCLOUD_POLL_SHARE_SECONDS = 5
     calls: list[int] = []
+    stripe = CountingLock(threading.Lock(), expected=8)
+    monkeypatch.setattr(shared_reads, "_lock_for", lambda key: stripe)
 
     def slow_fetch() -> str:
         calls.append(1)
-        time.sleep(0.2)
+        # Answer only once every tab has missed and is queued on the lock behind this call.
+        assert stripe.all_arrived.wait(WAIT)
         return "answer"
 
     answers: list[str] = []
@@ -41,7 +73,7 @@ def test_concurrent_polls_that_miss_ask_the_api_once(test_regions, settings):
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(WAIT)
     assert answers == ["answer"] * 8
     assert len(calls) == 1
 
@@ -65,32 +97,33 @@ def test_sharing_off_always_fetches(test_regions, settings):
     assert shared_read(request, "q", lambda: "two").answer == "two"
 
 
-def test_an_expired_answer_is_served_while_one_poll_refreshes_it(test_regions, settings):
+def test_an_expired_answer_is_served_while_one_poll_refreshes_it(test_regions, settings, clock):
     settings.BYCLOUD_POLL_SHARE_SECONDS = 1
     request = signed_in_request()
     assert shared_read(request, "q", lambda: "old").answer == "old"
-    time.sleep(1.05)  # expired, still within the stale window
+    clock.shift(1.05)  # expired, still within the stale window
     refreshing = threading.Event()
     release = threading.Event()
 
     def slow_refresh() -> str:
         refreshing.set()
-        release.wait(5)
+        release.wait(WAIT)
         return "new"
 
     refresher = threading.Thread(target=lambda: shared_read(request, "q", slow_refresh))
     refresher.start()
-    assert refreshing.wait(5)
+    assert refreshing.wait(WAIT)
     assert shared_read(request, "q", lambda: "never asked").answer == "old"
     release.set()
-    refresher.join()
+    refresher.join(WAIT)
     assert shared_read(request, "q", lambda: "never asked").answer == "new"
 
 
-def test_a_shared_answer_older_than_the_page_is_never_used(test_regions, settings):
+def test_a_shared_answer_older_than_the_page_is_never_used(test_regions, settings, clock):
     settings.BYCLOUD_POLL_SHARE_SECONDS = 5
     request = signed_in_request()
     before = shared_read(request, "q", lambda: "before the page")
+    clock.shift(0.5)  # well within the sharing time
     page_time = time.time()  # the tab's page was rendered from a newer answer
     later = shared_read(request, "q", lambda: "fresh", not_before=page_time)
     assert later.answer == "fresh"
