@@ -5,29 +5,22 @@ from __future__ import annotations
 import base64
 import logging
 import pickle
-import re
 
 import pytest
 import requests
-import responses
 from django.contrib.sessions.models import Session
-from django.core.cache import cache
 from django.db import connection
 
-API = "http://api.test"
+from tests.views.conftest import API, error_json, page_json
+from tests.views.helpers import html, input_value, one, select, text, text_of
+
 VOLUMES = f"{API}/v1/volumes"
-EMPTY_VOLUMES = {
-    "volumes": [],
-    "meta": {"total": 0, "limit": 1, "marker": None, "has_more": False},
-    "links": {"self": VOLUMES, "next": None, "previous": None},
-}
+EMPTY_VOLUMES = page_json("volumes", [])
 
 
 @pytest.fixture(autouse=True)
-def _one_region(settings, db):
-    settings.BYCLOUD_REGIONS = {"test": {"url": API, "label": "test region"}}
-    settings.BYCLOUD_API_RETRIES = 0
-    cache.clear()
+def _regions(test_regions):
+    return test_regions
 
 
 def signin_data(**overrides: str) -> dict[str, str]:
@@ -36,30 +29,27 @@ def signin_data(**overrides: str) -> dict[str, str]:
     return data
 
 
-@responses.activate
-def test_signin_with_token_checks_it_with_one_call_and_keeps_it_off_the_browser(client):
-    responses.get(VOLUMES, json=EMPTY_VOLUMES)
+def test_signin_with_token_checks_it_with_one_call_and_keeps_it_off_the_browser(client, api):
+    api.get(VOLUMES, json=EMPTY_VOLUMES)
     response = client.post("/signin", signin_data(next="/?status=error"))
     assert response.status_code == 302
     assert response["Location"] == "/?status=error"
-    assert len(responses.calls) == 1
-    assert responses.calls[0].request.headers["Authorization"] == "Bearer secret-token-123"
+    assert len(api.calls) == 1
+    assert api.calls[0].request.headers["Authorization"] == "Bearer secret-token-123"
     for cookie in response.cookies.values():
         assert "secret-token-123" not in cookie.value
 
 
-@responses.activate
-def test_signin_with_api_key_sends_the_key_header(client):
-    responses.get(VOLUMES, json=EMPTY_VOLUMES)
+def test_signin_with_api_key_sends_the_key_header(client, api):
+    api.get(VOLUMES, json=EMPTY_VOLUMES)
     data = signin_data(method="api_key", api_key_id="key-1", api_key_secret="shh-secret")
     response = client.post("/signin", data)
     assert response.status_code == 302
-    assert responses.calls[0].request.headers["X-Api-Key"] == "key-1:shh-secret"
+    assert api.calls[0].request.headers["X-Api-Key"] == "key-1:shh-secret"
 
 
-@responses.activate
-def test_credential_is_encrypted_in_the_session_store(client):
-    responses.get(VOLUMES, json=EMPTY_VOLUMES)
+def test_credential_is_encrypted_in_the_session_store(client, api):
+    api.get(VOLUMES, json=EMPTY_VOLUMES)
     client.post("/signin", signin_data())
     stored = [session.session_data for session in Session.objects.all()]
     assert stored
@@ -81,51 +71,45 @@ def cached_values() -> list[object]:
     return [pickle.loads(base64.b64decode(raw)) for raw in rows]  # noqa: S301 (our own table)
 
 
-@responses.activate
-def test_wrong_credential_keeps_other_fields_and_never_echoes_the_secret(client):
-    responses.get(VOLUMES, status=401, json={"error": {"code": 401, "message": "Invalid token"}})
+def test_wrong_credential_keeps_other_fields_and_never_echoes_the_secret(client, api):
+    api.get(VOLUMES, status=401, json=error_json(401, "Invalid token"))
     data = signin_data(
         method="api_key", api_key_id="key-9", api_key_secret="wrong-secret", read_only="on"
     )
     response = client.post("/signin", data)
-    html = response.content.decode()
     assert response.status_code == 400
-    assert "ByCloud did not accept this api key" in html
-    assert 'value="key-9"' in html
-    assert "wrong-secret" not in html
-    assert re.search(r'<input type="checkbox" name="read_only"[^>]*checked', html)
+    assert "ByCloud did not accept this api key" in text(response)
+    assert input_value(response, "api_key_id") == "key-9"
+    assert "wrong-secret" not in html(response)
+    assert one(response, 'input[type="checkbox"][name="read_only"]').has_attr("checked")
 
 
 def test_missing_fields_get_clear_messages(client):
     response = client.post("/signin", {"method": "api_key", "region": "test"})
-    html = response.content.decode()
-    assert "Enter the API key ID." in html
-    assert "Enter the secret of the API key." in html
+    assert "Enter the API key ID." in text_of(one(response, "#field-api_key_id"))
+    assert "Enter the secret of the API key." in text_of(one(response, "#field-api_key_secret"))
 
 
-@responses.activate
-def test_unreachable_region_is_explained(client):
-    responses.get(VOLUMES, body=requests.ConnectionError("refused"))
+def test_unreachable_region_is_explained(client, api):
+    api.get(VOLUMES, body=requests.ConnectionError("refused"))
     response = client.post("/signin", signin_data())
-    assert "cannot be reached" in response.content.decode()
+    assert "cannot be reached" in text(response)
 
 
-@responses.activate
-def test_signin_attempts_are_throttled(client, settings):
+def test_signin_attempts_are_throttled(client, api, settings):
     settings.BYCLOUD_SIGNIN_ATTEMPTS = 3
-    responses.get(VOLUMES, status=401, json={"error": {"code": 401, "message": "no"}})
+    api.get(VOLUMES, status=401, json=error_json(401, "no"))
     for _ in range(3):
         assert client.post("/signin", signin_data()).status_code == 400
     response = client.post("/signin", signin_data())
     assert response.status_code == 429
-    assert "Too many failed sign-in attempts" in response.content.decode()
-    assert len(responses.calls) == 3
+    assert "Too many failed sign-in attempts" in text(response)
+    assert len(api.calls) == 3
 
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:x"])
-@responses.activate
-def test_post_signin_redirect_stays_on_this_site(client, target):
-    responses.get(VOLUMES, json=EMPTY_VOLUMES)
+def test_post_signin_redirect_stays_on_this_site(client, api, target):
+    api.get(VOLUMES, json=EMPTY_VOLUMES)
     response = client.post("/signin", signin_data(next=target))
     assert response["Location"] == "/"
 
@@ -142,9 +126,8 @@ def test_htmx_requests_without_session_get_hx_redirect(client):
     assert response["HX-Redirect"].startswith("/signin?next=")
 
 
-@responses.activate
-def test_signout_ends_the_session(client):
-    responses.get(VOLUMES, json=EMPTY_VOLUMES)
+def test_signout_ends_the_session(client, api):
+    api.get(VOLUMES, json=EMPTY_VOLUMES)
     client.post("/signin", signin_data())
     response = client.post("/signout")
     assert response.status_code == 302
@@ -159,10 +142,12 @@ def test_signout_needs_post_and_csrf(client):
 
 
 def test_signin_page_is_accessible_markup(client):
-    html = client.get("/signin").content.decode()
+    response = client.get("/signin")
+    labels = [text_of(label) for label in select(response, "label[for]")]
     for label in ("Access token", "API key ID", "Secret", "Region", "Read-only session"):
-        assert f">{label}" in html
-    assert '<button type="submit" class="button button--primary">Sign in</button>' in html
+        assert [text for text in labels if text.startswith(label)], label
+    button = one(response, 'button[type="submit"]')
+    assert (text_of(button), button["class"]) == ("Sign in", "button button--primary")
 
 
 def test_security_headers(client):
@@ -175,10 +160,9 @@ def test_security_headers(client):
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
-@responses.activate
-def test_credentials_never_reach_the_logs(client, caplog):
+def test_credentials_never_reach_the_logs(client, api, caplog):
     caplog.set_level(logging.DEBUG)
-    responses.get(VOLUMES, status=500, json={"error": {"code": 500, "message": "boom"}})
+    api.get(VOLUMES, status=500, json=error_json(500, "boom"))
     client.post("/signin", signin_data(access_token="very-secret-value"))
     assert "very-secret-value" not in caplog.text
 
