@@ -1,36 +1,133 @@
-"""Forms of the actions: create a backup (with its metadata editor) and restore one.
+"""Forms: the list's filters, create a backup (with its metadata formset) and restore one.
 
 The create form's choices depend on the chosen volume (its snapshots, whether it has an
 available backup, whether it is in use); the view loads that once into a
 :class:`VolumeContext` and hands it to the form, which then validates against it. When the
 context could not be loaded (the API is down), the form keeps whatever was submitted so that
 nothing typed is ever lost, and leaves the final word to the API.
+
+Long because it is the app's one forms module (Django's convention): the list's filters, the
+create form and its metadata formset, and restore, each in its own section.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django import forms
+from django.core.validators import RegexValidator
+from django.http import QueryDict
 
 from backups import domain
 from backups.api import ApiError, BadRequest, Conflict, NotFound, Snapshot, SnapshotStatus, Volume
+from backups.volume_names import VolumeDirectory, short_id
 
-# --- the chosen volume ----------------------------------------------------------------------
+# --- ids ------------------------------------------------------------------------------------
+
+
+def canonical_uuid(value: object) -> str:
+    """The canonical spelling (lower case, hyphenated) of a UUID in any spelling Python
+    accepts (braces, no hyphens, upper case), or "" when ``value`` is not a UUID."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return ""
 
 
 def is_uuid(value: object) -> bool:
-    if not isinstance(value, str) or len(value) != 36:
-        return False
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    """True only for a UUID already in its canonical 36-character spelling (any case).
+
+    Stricter than ``bool(canonical_uuid(value))`` on purpose: callers put the value itself,
+    not its normalised spelling, into the API's paths and the page's ids, so another spelling
+    is refused rather than silently rewritten.
+    """
+    canonical = canonical_uuid(value)
+    return bool(canonical) and isinstance(value, str) and canonical == value.lower()
+
+
+# --- the list's filters ---------------------------------------------------------------------
+
+NAME_MAX_LENGTH = 255
+NAME_FILTER_HELP = "Matches names that start with this text."
+
+
+class _SearchTextField(forms.CharField):
+    """Stripped and cut to ``max_length`` (what a search box always did), never refused."""
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        return text[: self.max_length] if self.max_length else text
+
+
+class _StatusField(forms.ChoiceField):
+    """A status in any case (the API's are lower case)."""
+
+    def to_python(self, value: Any) -> str:
+        return super().to_python(value).strip().lower()
+
+
+class _VolumeField(forms.ChoiceField):
+    """Any volume id, in any spelling of a UUID. The choices only label the volumes of the
+    directory: a volume it does not know (yet) is still a valid filter."""
+
+    def to_python(self, value: Any) -> str:
+        text = super().to_python(value)
+        if text and not canonical_uuid(text):
+            raise forms.ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": text}
+            )
+        return canonical_uuid(text)
+
+    def valid_value(self, value: Any) -> bool:
+        return True  # to_python lets only volume ids through
+
+
+class BackupFilterForm(forms.Form):
+    """The list's filters. Bound to the URL to read them (:meth:`applied`); built from the
+    applied values (``initial``) with the volume directory to show them."""
+
+    name = _SearchTextField(
+        label="Name starts with",
+        required=False,
+        max_length=NAME_MAX_LENGTH,
+        help_text=NAME_FILTER_HELP,
+        widget=forms.SearchInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    status = _StatusField(
+        label="Status",
+        required=False,
+        choices=[("", "Any status")] + [(s.value, s.label) for s in domain.FILTERABLE_STATUSES],
+    )
+    volume = _VolumeField(label="Volume", required=False, choices=[("", "All volumes")])
+
+    def __init__(self, *args: Any, volumes: VolumeDirectory | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "filter-%s")
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        if volumes is not None:
+            self.fields["volume"].choices = [("", "All volumes"), *self._volume_choices(volumes)]
+
+    def _volume_choices(self, directory: VolumeDirectory) -> list[tuple[str, str]]:
+        choices = [(v.id, v.label) for v in directory.choices()]
+        selected = self["volume"].value() or ""
+        if selected and selected not in directory:
+            choices.insert(0, (selected, f"{short_id(selected)} (unknown volume)"))
+        return choices
+
+    def applied(self) -> dict[str, str]:
+        """The filters to apply: the cleaned values, a value that does not validate ignored
+        (an unknown status, a volume that is not a UUID): never an error page."""
+        self.is_valid()
+        return {name: self.cleaned_data.get(name) or "" for name in self.fields}
+
+
+# --- the chosen volume ----------------------------------------------------------------------
 
 
 def suggested_name(volume: Volume, today: date) -> str:
@@ -59,7 +156,8 @@ class VolumeContext:
 
 # --- the metadata editor --------------------------------------------------------------------
 
-METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9 _:./-]{1,255}$")
+#: The characters of a key (its length is the field's ``max_length``).
+METADATA_KEY_CHARS = re.compile(r"^[A-Za-z0-9 _:./-]+\Z")
 #: The same rule for the browser (HTML pattern attributes are compiled with the ``v`` flag,
 #: where ``/`` and ``-`` inside a class must be escaped).
 METADATA_KEY_PATTERN = r"[A-Za-z0-9 _:.\/\-]{1,255}"
@@ -68,116 +166,159 @@ MAX_METADATA_ROWS = 50
 #: Rows beyond this are not even read from a request (a bound on the work a POST can cause).
 _PARSE_LIMIT = 500
 _ROW_FIELD = re.compile(r"^metadata-(\d{1,4})-(key|value)$")
+METADATA_PREFIX = "metadata"
 
 
-@dataclass
-class MetadataRow:
-    key: str = ""
-    value: str = ""
-    key_errors: list[str] = field(default_factory=list)
-    value_errors: list[str] = field(default_factory=list)
-    index: int = 0
+class MetadataRowForm(forms.Form):
+    """One key-value row. An entirely blank row is kept on screen but not sent."""
 
-    @property
-    def number(self) -> int:
-        return self.index + 1
+    key = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=METADATA_MAX_LENGTH,
+        validators=[
+            RegexValidator(
+                METADATA_KEY_CHARS, "Use only letters, digits, spaces and - _ : . / in a key."
+            )
+        ],
+        error_messages={
+            "max_length": "The key is %(show_value)d characters long; at most %(limit_value)d."
+        },
+        widget=forms.TextInput(
+            attrs={
+                "required": True,
+                "pattern": METADATA_KEY_PATTERN,
+                "title": "1 to 255 letters, digits, spaces and - _ : . /",
+                "autocomplete": "off",
+                "spellcheck": "false",
+            }
+        ),
+    )
+    value = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=METADATA_MAX_LENGTH,
+        error_messages={
+            "max_length": "The value is %(show_value)d characters long; at most %(limit_value)d."
+        },
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
 
-    @property
-    def is_blank(self) -> bool:
-        return self.key == "" and self.value == ""
+    def __init__(self, *args: Any, number: int | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.number = number
+        if number is not None:
+            self.fields["key"].widget.attrs["aria-label"] = f"Key {number}"
+            self.fields["value"].widget.attrs["aria-label"] = f"Value {number}"
 
-    @property
-    def has_errors(self) -> bool:
-        return bool(self.key_errors or self.value_errors)
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if "key" not in self.errors and not cleaned.get("key") and self["value"].value():
+            self.add_error("key", "Enter a key for this value, or remove the row.")
+        return cleaned
 
 
-class MetadataEditor:
-    """Key-value rows posted as ``metadata-<n>-key`` / ``metadata-<n>-value``.
+class BaseMetadataFormSet(forms.BaseFormSet):
+    """Rows posted as ``metadata-<n>-key`` / ``metadata-<n>-value``.
 
-    Rows are read in index order and renumbered from 0 on every render, so removing one never
-    loses or shuffles the others. Entirely blank rows are kept on screen but not sent.
+    Adding or removing a row (with or without JavaScript) re-renders every row as typed,
+    renumbered from 0 and unchecked (:meth:`edited`), so removing one never loses or shuffles
+    the others. A POST without the management form (an older page, a script) still works: see
+    :meth:`from_post`.
     """
 
-    key_pattern = METADATA_KEY_PATTERN
-    max_length = METADATA_MAX_LENGTH
-    max_rows = MAX_METADATA_ROWS
-
-    def __init__(self, rows: list[MetadataRow] | None = None) -> None:
-        self.rows: list[MetadataRow] = rows or []
-        self.errors: list[str] = []
-        self._renumber()
+    @classmethod
+    def get_default_prefix(cls) -> str:
+        return METADATA_PREFIX
 
     @classmethod
-    def from_data(cls, data: Mapping[str, object]) -> MetadataEditor:
-        indices: set[int] = set()
-        for name in data:
-            match = _ROW_FIELD.match(name)
-            if match:
-                indices.add(int(match.group(1)))
-        rows = []
-        for index in sorted(indices)[:_PARSE_LIMIT]:
-            key = data.get(f"metadata-{index}-key", "")
-            value = data.get(f"metadata-{index}-value", "")
-            rows.append(MetadataRow(key=str(key or ""), value=str(value or "")))
-        return cls(rows)
+    def from_post(cls, data: QueryDict | dict[str, Any]) -> BaseMetadataFormSet:
+        """The formset of a POST; missing management data is derived from the rows present
+        (TOTAL_FORMS from the highest row index, bounded like ``absolute_max``)."""
+        total, initial = f"{METADATA_PREFIX}-TOTAL_FORMS", f"{METADATA_PREFIX}-INITIAL_FORMS"
+        if total not in data or initial not in data:
+            indices = [int(m.group(1)) for name in data if (m := _ROW_FIELD.match(name))]
+            data = data.copy()
+            if total not in data:
+                data[total] = str(min(max(indices, default=-1) + 1, _PARSE_LIMIT))
+            if initial not in data:
+                data[initial] = "0"
+        return cls(data)
 
-    def _renumber(self) -> None:
-        for index, row in enumerate(self.rows):
-            row.index = index
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        return {"number": None if index is None else index + 1}
+
+    @property
+    def max_rows(self) -> int:
+        return self.max_num
 
     @property
     def can_add(self) -> bool:
-        return len(self.rows) < self.max_rows
+        return self.total_form_count() < self.max_num
 
-    def add_row(self) -> None:
-        if self.can_add:
-            self.rows.append(MetadataRow())
-            self._renumber()
-        else:
-            self.errors.append(f"At most {self.max_rows} metadata entries are allowed.")
+    def typed_rows(self) -> list[dict[str, str]]:
+        """Every row as typed, blank ones too, in order."""
+        return [
+            {"key": form["key"].value() or "", "value": form["value"].value() or ""}
+            for form in self.forms
+        ]
 
-    def remove_row(self, index: int) -> None:
-        if 0 <= index < len(self.rows):
-            del self.rows[index]
-            self._renumber()
+    def edited(self, *, add: bool = False, remove: int | None = None) -> BaseMetadataFormSet:
+        """The rows as typed, unchecked, with one added or the one at ``remove`` left out."""
+        rows = self.typed_rows()
+        if remove is not None and 0 <= remove < len(rows):
+            del rows[remove]
+        too_many = add and len(rows) >= self.max_num
+        if add and not too_many:
+            rows.append({"key": "", "value": ""})
+        edited = type(self)(initial=rows)
+        if too_many:
+            edited.add_non_form_error(f"At most {self.max_num} metadata entries are allowed.")
+        return edited
 
-    def is_valid(self) -> bool:
-        self.errors = []
+    def full_clean(self) -> None:
+        excess = self.total_form_count() - self.max_num
+        self.error_messages: dict[str, str] = {
+            **self.error_messages,
+            "too_many_forms": (
+                f"At most %(num)d metadata entries are allowed; remove {max(excess, 0)}."
+            ),
+        }
+        super().full_clean()
+
+    def clean(self) -> None:
+        """A key used twice: an error on the later row, naming the earlier one."""
         seen: dict[str, int] = {}
-        for row in self.rows:
-            row.key_errors, row.value_errors = [], []
-            if row.is_blank:
+        for number, form in enumerate(self.forms, start=1):
+            key = getattr(form, "cleaned_data", {}).get("key")
+            if not key:
                 continue
-            if row.key == "":
-                row.key_errors.append("Enter a key for this value, or remove the row.")
-            elif len(row.key) > self.max_length:
-                row.key_errors.append(
-                    f"The key is {len(row.key)} characters long; at most {self.max_length}."
-                )
-            elif not METADATA_KEY_RE.match(row.key):
-                row.key_errors.append("Use only letters, digits, spaces and - _ : . / in a key.")
-            elif row.key in seen:
-                row.key_errors.append(
-                    f"The key {row.key!r} is already used in row {seen[row.key]}."
-                )
+            if key in seen:
+                form.add_error("key", f"The key {key!r} is already used in row {seen[key]}.")
             else:
-                seen[row.key] = row.number
-            if len(row.value) > self.max_length:
-                row.value_errors.append(
-                    f"The value is {len(row.value)} characters long; at most {self.max_length}."
-                )
-        if len(self.rows) > self.max_rows:
-            self.errors.append(
-                f"At most {self.max_rows} metadata entries are allowed; remove "
-                f"{len(self.rows) - self.max_rows}."
-            )
-        return not self.errors and not any(row.has_errors for row in self.rows)
+                seen[key] = number
+
+    def add_non_form_error(self, message: str) -> None:
+        """An error about the metadata as a whole (the API's, or too many rows)."""
+        self.non_form_errors().append(message)
 
     def as_dict(self) -> dict[str, str]:
-        return {row.key: row.value for row in self.rows if not row.is_blank}
+        """The rows to send (after validation): every row but the blank ones."""
+        return {
+            form.cleaned_data["key"]: form.cleaned_data["value"]
+            for form in self.forms
+            if getattr(form, "cleaned_data", {}).get("key")
+        }
 
-    def add_api_error(self, message: str) -> None:
-        self.errors.append(message)
+
+MetadataFormSet = forms.formset_factory(
+    MetadataRowForm,
+    formset=BaseMetadataFormSet,
+    extra=0,
+    max_num=MAX_METADATA_ROWS,
+    validate_max=True,
+    absolute_max=_PARSE_LIMIT,
+)
 
 
 # --- create a backup ------------------------------------------------------------------------

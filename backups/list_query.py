@@ -1,4 +1,8 @@
-"""The list's filters and page, read from (and written back to) the URL."""
+"""The list's filters and page, read from (and written back to) the URL.
+
+The filters are read by :class:`backups.forms.BackupFilterForm`; the page (``marker`` and the
+``prev`` stack of earlier markers) is plain URL state.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
-from uuid import UUID
 
 from django.urls import reverse
 
-from backups import domain
+from backups.forms import BackupFilterForm, canonical_uuid
+from backups.volume_names import VolumeDirectory
 
 PAGE_SIZE = 20
 #: Markers of earlier pages kept in the URL; beyond this the oldest are dropped.
 MAX_PREV_MARKERS = 50
-NAME_MAX_LENGTH = 255
-
-
-def _uuid_or_empty(value: str | None) -> str:
-    try:
-        return str(UUID(value or ""))
-    except ValueError:
-        return ""
 
 
 @dataclass(frozen=True)
@@ -37,17 +33,21 @@ class ListQuery:
 
     @classmethod
     def from_request(cls, params: Mapping[str, str]) -> ListQuery:
-        status = (params.get("status") or "").strip().lower()
+        filters = BackupFilterForm(params).applied()
         prev = tuple(
-            m for m in (_uuid_or_empty(p) for p in (params.get("prev") or "").split(",")) if m
+            m for m in (canonical_uuid(p) for p in (params.get("prev") or "").split(",")) if m
         )
         return cls(
-            name=(params.get("name") or "").strip()[:NAME_MAX_LENGTH],
-            status=status if status in {s.value for s in domain.FILTERABLE_STATUSES} else "",
-            volume=_uuid_or_empty(params.get("volume")),
-            marker=_uuid_or_empty(params.get("marker")),
+            name=filters["name"],
+            status=filters["status"],
+            volume=filters["volume"],
+            marker=canonical_uuid(params.get("marker")),
             prev=prev[-MAX_PREV_MARKERS:],
         )
+
+    def filter_form(self, volumes: VolumeDirectory) -> BackupFilterForm:
+        """The filters as applied (an ignored value is not shown), to render."""
+        return BackupFilterForm(initial=self.params(page=False), volumes=volumes)
 
     @property
     def is_filtered(self) -> bool:
@@ -55,10 +55,10 @@ class ListQuery:
 
     @property
     def api_name(self) -> str | None:
-        """A prefix search unless the user wrote their own ``*`` pattern."""
-        if not self.name:
-            return None
-        return self.name if "*" in self.name else f"{self.name}*"
+        """The one pattern the API has: a prefix, ``name*``. A ``*`` typed at the end is that
+        same prefix; one typed inside is matched as itself (the API has no other wildcard)."""
+        prefix = self.name.rstrip("*")
+        return f"{prefix}*" if prefix else None
 
     def api_params(self) -> dict[str, Any]:
         return {

@@ -24,7 +24,13 @@ from django.views.decorators.vary import vary_on_headers
 from backups import idempotency
 from backups.alerts import Alert, make_alert
 from backups.api import ApiError, ByCloudClient, Unauthorized
-from backups.forms import BackupCreateForm, MetadataEditor, VolumeContext, is_uuid
+from backups.forms import (
+    BackupCreateForm,
+    BaseMetadataFormSet,
+    MetadataFormSet,
+    VolumeContext,
+    is_uuid,
+)
 from backups.picker import (
     Picker,
     load_context,
@@ -54,7 +60,7 @@ def render_create(
     request: HttpRequest,
     *,
     form: BackupCreateForm,
-    editor: MetadataEditor,
+    editor: BaseMetadataFormSet,
     picker: Picker,
     alert: Alert | None = None,
     notice: str = "",
@@ -111,7 +117,7 @@ def backup_create(request: HttpRequest) -> HttpResponse:
         marker=marker if is_uuid(marker) else None,
     )
     return render_create(
-        request, form=form, editor=MetadataEditor(), picker=picker, alert=alert, notice=notice
+        request, form=form, editor=MetadataFormSet(), picker=picker, alert=alert, notice=notice
     )
 
 
@@ -122,7 +128,7 @@ class CreateSubmission:
 
     request: HttpRequest
     client: ByCloudClient
-    editor: MetadataEditor
+    editor: BaseMetadataFormSet
     data: QueryDict
     form: BackupCreateForm
     alert: Alert | None
@@ -130,7 +136,13 @@ class CreateSubmission:
 
     @classmethod
     def read(
-        cls, request: HttpRequest, editor: MetadataEditor, *, token: str, action: str, argument: str
+        cls,
+        request: HttpRequest,
+        editor: BaseMetadataFormSet,
+        *,
+        token: str,
+        action: str,
+        argument: str,
     ) -> CreateSubmission:
         client = request.console.client()
         volume_id = request.POST.get("volume", "").strip()
@@ -171,18 +183,18 @@ class CreateSubmission:
     def place_api_error(self, error: ApiError) -> None:
         field = self.form.field_for_api_error(error)
         if field == "metadata":
-            self.editor.add_api_error(error.message)
+            self.editor.add_non_form_error(error.message)
         elif field is not None:
             self.form.add_error(field, error.message)
 
 
 def _create_post(request: HttpRequest) -> HttpResponse:
     action, argument = parse_action(request.POST.get("action", "create"))
-    editor = MetadataEditor.from_data(request.POST)
-    if action == "add_metadata":
-        editor.add_row()
-    elif action == "remove_metadata" and argument.isdigit():
-        editor.remove_row(int(argument))
+    editor = MetadataFormSet.from_post(request.POST)
+    if action != "create":
+        # A helper button: the rows come back as typed (renumbered), not yet checked.
+        remove = int(argument) if action == "remove_metadata" and argument.isdigit() else None
+        editor = editor.edited(add=action == "add_metadata", remove=remove)
     if action in {"add_metadata", "remove_metadata"} and request.htmx:
         # Just the editor: no API call is needed to add or remove a row.
         return TemplateResponse(
@@ -205,7 +217,7 @@ def _earlier_submission(token: str) -> idempotency.Submission:
     return earlier
 
 
-def _submit(request: HttpRequest, editor: MetadataEditor, token: str) -> HttpResponse:
+def _submit(request: HttpRequest, editor: BaseMetadataFormSet, token: str) -> HttpResponse:
     earlier = _earlier_submission(token)
     if earlier.done:
         return _already_created(request, earlier.result_id or "")

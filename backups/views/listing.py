@@ -8,26 +8,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HTMX_STOP_POLLING
+from django_htmx.http import HTMX_STOP_POLLING, push_url
 
-from backups import domain
 from backups.list_query import ListQuery
 from backups.presenters import ListState, PollDiff, as_of_from, parse_known, rows_for
 from backups.shared_reads import shared_read
-from backups.volume_names import (
-    VolumeDirectory,
-    cached_volume_directory,
-    list_page_with_volumes,
-    short_id,
-)
+from backups.volume_names import cached_volume_directory, list_page_with_volumes
 from console.decorators import signin_required
-
-
-def _volume_choices(directory: VolumeDirectory, selected: str) -> list[tuple[str, str]]:
-    choices = [(v.id, v.label) for v in directory.choices()]
-    if selected and selected not in directory:
-        choices.insert(0, (selected, f"{short_id(selected)} (unknown volume)"))
-    return choices
 
 
 @require_GET
@@ -41,11 +28,11 @@ def backup_list(request: HttpRequest) -> HttpResponse:
     state = ListState(query, rows_for(page.items, directory), page.total, page.next_marker, as_of)
     context = state.context()
     if request.htmx and not request.htmx.history_restore_request:
-        return TemplateResponse(request, "backups/backup_list.html#backup-table", context)
-    context.update(
-        status_choices=domain.FILTERABLE_STATUSES,
-        volume_choices=_volume_choices(directory, query.volume),
-    )
+        response = TemplateResponse(request, "backups/backup_list.html#backup-table", context)
+        # The address bar gets the query of the applied filters, not the form's raw fields:
+        # no empty ``status=&volume=``, no ignored value.
+        return push_url(response, query.list_url())
+    context["filters"] = query.filter_form(directory)
     return TemplateResponse(request, "backups/backup_list.html", context)
 
 
