@@ -17,6 +17,7 @@ __all__ = [
     "Tag",
     "calls",
     "html",
+    "in_templates",
     "input_value",
     "one",
     "query",
@@ -35,12 +36,15 @@ __all__ = [
 
 
 def html(response: Any) -> str:
-    """The response body as text (for what must *not* be anywhere in it, such as a secret)."""
-    return response.content.decode()
+    """The response body as text (for what must *not* be anywhere in it, such as a secret).
+    A string is taken as the body itself."""
+    return response if isinstance(response, str) else response.content.decode()
 
 
 def soup(response: Any) -> BeautifulSoup:
     """The parsed body, parsed once per response. `class` stays one string, as written."""
+    if isinstance(response, str):
+        return BeautifulSoup(response, "html.parser", multi_valued_attributes=None)
     parsed = getattr(response, "_parsed_html", None)
     if parsed is None:
         parsed = BeautifulSoup(html(response), "html.parser", multi_valued_attributes=None)
@@ -62,6 +66,18 @@ def one(where: Any, selector: str) -> Tag:
     found = select(where, selector)
     assert len(found) == 1, f"{len(found)} elements match {selector!r}"
     return found[0]
+
+
+def in_templates(where: Any, selector: str) -> list[Tag]:
+    """Elements matching a CSS selector inside the `<template>`s (how htmx sends out-of-band
+    table rows); CSS selection does not look into a template's content."""
+    found: list[Tag] = []
+    for template in _scope(where).find_all("template"):
+        content = BeautifulSoup(
+            template.decode_contents(), "html.parser", multi_valued_attributes=None
+        )
+        found.extend(content.select(selector))
+    return found
 
 
 def with_text(where: Any, selector: str, wanted: str) -> list[Tag]:

@@ -23,6 +23,19 @@ from tests.views.conftest import (
     sign_in,
     volume_json,
 )
+from tests.views.helpers import (
+    calls,
+    html,
+    in_templates,
+    input_value,
+    one,
+    query_lists,
+    roots,
+    select,
+    text,
+    text_of,
+    with_text,
+)
 
 BACKUPS = f"{API}/v1/backups"
 VOLUMES = f"{API}/v1/volumes"
@@ -36,15 +49,7 @@ def _regions(test_regions):
 
 
 def api_calls(api, url_prefix: str) -> list[responses.Call]:
-    return [call for call in api.calls if call.request.url.startswith(url_prefix)]
-
-
-def query_of(call: responses.Call) -> dict[str, list[str]]:
-    return parse_qs(urlsplit(call.request.url).query)
-
-
-def html(response) -> str:
-    return response.content.decode()
+    return calls(api, None, url_prefix)
 
 
 def mock_list(api, backups, volumes=(), *, total=None, marker=None):
@@ -52,9 +57,23 @@ def mock_list(api, backups, volumes=(), *, total=None, marker=None):
     api.get(VOLUMES, json=page_json("volumes", list(volumes)))
 
 
-def poller_url(page_html: str) -> str | None:
-    match = re.search(r'<div id="backup-poller"[^>]*hx-get="([^"]+)"', page_html)
-    return match.group(1).replace("&amp;", "&") if match else None
+def poller_url(page) -> str | None:
+    """Where the list's poller asks, or None when the page has no active poller."""
+    pollers = select(page, "div#backup-poller[hx-get]")
+    assert len(pollers) <= 1
+    return pollers[0]["hx-get"] if pollers else None
+
+
+def chain_links(page) -> dict[str, list[str]]:
+    """The links under each heading of the detail page's backup chain."""
+    section = one(page, 'section[aria-labelledby="chain-title"]')
+    links: dict[str, list[str]] = {}
+    for element in section.find_all(["h3", "a"]):
+        if element.name == "h3":
+            heading = links.setdefault(text_of(element), [])
+        else:
+            heading.append(element["href"])
+    return links
 
 
 # --- the list: page and fragment ----------------------------------------------------------------
@@ -68,15 +87,15 @@ def test_list_page_and_fragment_use_the_same_url(signed_in, api):
     assert page.status_code == 200
     assert page.template_name == "backups/backup_list.html"
     assert "HX-Request" in page["Vary"]
-    assert "<h1>Backups</h1>" in html(page)
-    assert 'for="filter-name"' in html(page) and 'for="filter-status"' in html(page)
+    assert text_of(one(page, "h1")) == "Backups"
+    assert one(page, 'label[for="filter-name"]') and one(page, 'label[for="filter-status"]')
 
     fragment = signed_in.get("/", **HTMX)
     assert fragment.template_name == "backups/backup_list.html#backup-table"
     assert "HX-Request" in fragment["Vary"]
-    body = html(fragment)
-    assert body.lstrip().startswith('<div id="backup-table"')
-    assert "<html" not in body and "nightly" in body
+    table = roots(fragment)[0]
+    assert (table.name, table["id"]) == ("div", "backup-table")
+    assert not select(fragment, "html") and "nightly" in text(fragment)
 
     restore = signed_in.get("/", HTTP_HX_REQUEST="true", HTTP_HX_HISTORY_RESTORE_REQUEST="true")
     assert restore.template_name == "backups/backup_list.html"
@@ -96,16 +115,17 @@ def test_list_row_shows_every_column(signed_in, api):
     )
     mock_list(api, [backup], [volume])
     body = html(signed_in.get("/"))
-    row = re.search(rf'<tr id="backup-{backup["id"]}">(.*?)</tr>', body, re.S).group(1)
-    assert f'href="/backups/{backup["id"]}"' in row and "weekly" in row
-    assert 'class="status status--error"' in row and ">error<" in row
-    assert f'href="/?volume={volume["id"]}"' in row and "db-volume" in row
-    assert "42 GB" in row
-    assert "Incremental" in row and "Yes" in row
-    assert 'datetime="2026-01-15T12:03:00+00:00"' in row
-    assert "vault-1" in row
-    assert '<th scope="col">Container</th>' in body
-    assert "<caption>" in body
+    row = one(body, f"tr#backup-{backup['id']}")
+    assert text_of(one(row, f'a[href="/backups/{backup["id"]}"]')) == "weekly"
+    assert text_of(one(row, '[class="status status--error"]')) == "error"
+    assert text_of(one(row, f'a[href="/?volume={volume["id"]}"]')) == "db-volume"
+    row_text = text_of(row)
+    assert "42 GB" in row_text
+    assert "Incremental" in row_text and "Yes" in row_text
+    assert one(row, "time")["datetime"] == "2026-01-15T12:03:00+00:00"
+    assert "vault-1" in row_text
+    assert "Container" in [text_of(th) for th in select(body, 'th[scope="col"]')]
+    assert one(body, "table caption")
 
 
 def test_filters_are_sent_to_the_api_and_kept_in_links(signed_in, api):
@@ -115,17 +135,16 @@ def test_filters_are_sent_to_the_api_and_kept_in_links(signed_in, api):
 
     response = signed_in.get("/", {"name": "web", "status": "available", "volume": volume["id"]})
     (call,) = api_calls(api, BACKUPS)
-    assert query_of(call) == {
+    assert query_lists(call) == {
         "limit": ["20"],
         "name": ["web*"],
         "status": ["available"],
         "volume_id": [volume["id"]],
     }
-    body = html(response)
-    assert 'value="web"' in body
-    assert '<option value="available" selected>' in body
-    assert f'<option value="{volume["id"]}" selected>' in body
-    next_link = re.search(r'rel="next" href="([^"]+)"', body).group(1).replace("&amp;", "&")
+    assert input_value(response, "name") == "web"
+    assert one(response, 'option[value="available"]').has_attr("selected")
+    assert one(response, f'option[value="{volume["id"]}"]').has_attr("selected")
+    next_link = one(response, '[rel="next"]')["href"]
     assert parse_qs(urlsplit(next_link).query) == {
         "name": ["web"],
         "status": ["available"],
@@ -139,7 +158,7 @@ def test_name_filter_is_always_one_prefix_pattern(signed_in, api):
     mock_list(api, [])
     signed_in.get("/", {"name": "db-*-prod"})
     (call,) = api_calls(api, BACKUPS)
-    assert query_of(call)["name"] == ["db-*-prod*"]
+    assert query_lists(call)["name"] == ["db-*-prod*"]
 
 
 def test_bad_filter_values_are_ignored_not_sent(signed_in, api):
@@ -147,7 +166,7 @@ def test_bad_filter_values_are_ignored_not_sent(signed_in, api):
     response = signed_in.get("/", {"status": "ACTIVE", "volume": "../etc", "marker": "nope"})
     assert response.status_code == 200
     (call,) = api_calls(api, BACKUPS)
-    assert query_of(call) == {"limit": ["20"]}
+    assert query_lists(call) == {"limit": ["20"]}
 
 
 def test_pagination_next_and_previous_keep_a_marker_stack(signed_in, api):
@@ -157,24 +176,23 @@ def test_pagination_next_and_previous_keep_a_marker_stack(signed_in, api):
 
     response = signed_in.get("/", {"marker": m2, "prev": m1, "status": "error"})
     (call,) = api_calls(api, BACKUPS)
-    assert query_of(call)["marker"] == [m2]
-    body = html(response)
-    assert "Showing 41\u201360 of 65 backups" in body
-    prev_link = re.search(r'rel="prev" href="([^"]+)"', body).group(1).replace("&amp;", "&")
-    next_link = re.search(r'rel="next" href="([^"]+)"', body).group(1).replace("&amp;", "&")
+    assert query_lists(call)["marker"] == [m2]
+    assert "Showing 41\u201360 of 65 backups" in text(response)
+    prev_link = one(response, '[rel="prev"]')["href"]
+    next_link = one(response, '[rel="next"]')["href"]
     assert parse_qs(urlsplit(prev_link).query) == {"status": ["error"], "marker": [m1]}
     assert parse_qs(urlsplit(next_link).query) == {
         "status": ["error"],
         "marker": [m3],
         "prev": [f"{m1},{m2}"],
     }
-    assert f'hx-get="{prev_link.replace("&", "&amp;")}"' in body
+    assert select(response, f'[hx-get="{prev_link}"]')
 
 
 def test_first_page_has_no_previous_link_and_says_how_many(signed_in, api):
     mock_list(api, [backup_json(1), backup_json(2)], total=2)
     body = html(signed_in.get("/"))
-    assert 'rel="prev"' not in body and 'rel="next"' not in body
+    assert not select(body, '[rel="prev"], [rel="next"]')
     assert "2 backups" in body
 
 
@@ -182,13 +200,13 @@ def test_empty_list_invites_to_create_unless_read_only(signed_in, api, client):
     mock_list(api, [])
     body = html(signed_in.get("/"))
     assert "No backups yet" in body
-    assert 'href="/backups/new"' in body
+    assert select(body, 'a[href="/backups/new"]')
 
     cache.clear()
     sign_in(client, token="viewer", read_only=True)
     body = html(client.get("/"))
     assert "No backups yet" in body
-    assert 'href="/backups/new"' not in body
+    assert not select(body, '[href="/backups/new"]')
 
 
 def test_filtered_empty_list_says_nothing_matches(signed_in, api):
@@ -209,7 +227,7 @@ def test_volume_names_cost_two_calls_first_then_one(signed_in, api):
     first = html(signed_in.get("/"))
     assert len(api_calls(api, BACKUPS)) == 1
     (volume_call,) = api_calls(api, VOLUMES)
-    assert query_of(volume_call)["limit"] == ["1000"]
+    assert query_lists(volume_call)["limit"] == ["1000"]
     for volume in volumes:
         assert volume["name"] in first
 
@@ -226,7 +244,7 @@ def test_unknown_volume_is_fetched_once_then_shown_by_short_id(signed_in, api):
     mock_list(api, backups, [known])
 
     body = html(signed_in.get("/"))
-    assert "<code>abcdef12</code>" in body
+    assert "abcdef12" in [text_of(code) for code in select(body, "code")]
     assert len(api_calls(api, VOLUMES)) == 1  # a fresh fetch: no second try
     signed_in.get("/")
     signed_in.get("/")
@@ -278,7 +296,7 @@ def test_volume_filter_lists_cached_volumes_and_the_current_one(signed_in, api):
     mock_list(api, [], volumes)
     stranger = "12345678-aaaa-4bbb-8ccc-000000000000"
     body = html(signed_in.get("/", {"volume": stranger}))
-    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', body)
+    options = [(option.get("value"), text_of(option)) for option in select(body, "option")]
     volume_options = [label for value, label in options if value in {v["id"] for v in volumes}]
     assert volume_options == ["alpha", "zeta"]
     assert (stranger, "12345678 (unknown volume)") in options
@@ -301,13 +319,13 @@ def test_poller_only_when_a_row_is_transitional(signed_in, api, settings):
     mock_list(api, [done])
     body = html(signed_in.get("/"))
     assert poller_url(body) is None
-    assert 'hx-trigger="every' not in body
+    assert not [e for e in select(body, "[hx-trigger]") if e["hx-trigger"].startswith("every")]
 
     cache.clear()
     running = backup_json(2, status="creating")
     api.replace(responses.GET, BACKUPS, json=page_json("backups", [running, done]))
     body = html(signed_in.get("/", {"status": "creating"}))
-    assert body.count('hx-trigger="every 3000ms"') == 1
+    assert len(select(body, '[hx-trigger="every 3000ms"]')) == 1
     url = poller_url(body)
     params = parse_qs(urlsplit(url).query)
     assert url.startswith("/backups/status?")
@@ -315,7 +333,7 @@ def test_poller_only_when_a_row_is_transitional(signed_in, api, settings):
     assert params["total"] == ["2"]
     known = params["known"][0].split(",")
     assert [item.split(".")[0] for item in known] == [running["id"], done["id"]]
-    assert 'hx-swap="none"' in body
+    assert select(body, '[hx-swap="none"]')
 
 
 def _page_with_poller(signed_in, api, backups, *, names_cached=False, **query):
@@ -351,16 +369,17 @@ def test_poll_sends_only_changed_rows_out_of_band(signed_in, api):
     response = signed_in.get(url, **HTMX)
     assert response.status_code == 200
     assert len(api.calls) == 1
-    assert query_of(api.calls[0])["name"] == ["a*"]
+    assert query_lists(api.calls[0])["name"] == ["a*"]
     body = html(response)
-    assert re.search(rf'<template>\s*<tr id="backup-{creating["id"]}" hx-swap-oob="true">', body)
+    (changed,) = in_templates(body, f"tr#backup-{creating['id']}")
+    assert changed["hx-swap-oob"] == "true"
     assert "still-busy" not in body and "stable" not in body
-    assert ">available<" in body
+    assert with_text(changed, "*", "available")
     # A fresh poller (still one transitional row) with the new fingerprint.
-    assert body.count('id="backup-poller"') == 1
+    poller = one(body, "#backup-poller")
     new_url = poller_url(body)
     assert new_url and new_url != url
-    assert 'id="backup-poller" class="poller" hx-swap-oob="true"' in body
+    assert (poller.name, poller["class"], poller["hx-swap-oob"]) == ("div", "poller", "true")
     assert "in-flight: Available" in body  # announced in the polite live region
 
     api.calls.reset()
@@ -380,10 +399,11 @@ def test_poll_stops_with_286_when_nothing_is_transitional(signed_in, api):
     response = signed_in.get(url, **HTMX)
     assert response.status_code == 286
     body = html(response)
-    assert f'<tr id="backup-{creating["id"]}" hx-swap-oob="true">' in body
-    assert ">error<" in body
+    (changed,) = in_templates(body, f"tr#backup-{creating['id']}")
+    assert changed["hx-swap-oob"] == "true"
+    assert with_text(changed, "*", "error")
     assert poller_url(body) is None
-    assert 'id="backup-poller"' in body  # inert replacement
+    assert one(body, "#backup-poller")  # inert replacement
     assert len(api.calls) == 1
 
 
@@ -395,9 +415,16 @@ def test_poll_removes_a_row_whose_backup_is_gone(signed_in, api):
     response = signed_in.get(url, **HTMX)
     assert response.status_code == 200
     body = html(response)
-    assert f'<tr id="backup-{deleting["id"]}" hx-swap-oob="delete"></tr>' in body
-    assert f'id="backup-{creating["id"]}"' not in body
-    assert 'id="backup-count" class="backup-count" hx-swap-oob="true">1 backup<' in body
+    (gone,) = in_templates(body, f"tr#backup-{deleting['id']}")
+    assert gone["hx-swap-oob"] == "delete" and not gone.contents
+    assert not select(body, f"#backup-{creating['id']}")
+    assert not in_templates(body, f"#backup-{creating['id']}")
+    count = one(body, "#backup-count")
+    assert (count["class"], count["hx-swap-oob"], text_of(count)) == (
+        "backup-count",
+        "true",
+        "1 backup",
+    )
     assert len(api.calls) == 1
 
 
@@ -409,7 +436,8 @@ def test_poll_swaps_the_table_when_a_new_backup_appears(signed_in, api):
     response = signed_in.get(url, **HTMX)
     assert response.status_code == 200
     body = html(response)
-    assert '<div id="backup-table" class="backup-table" hx-swap-oob="true">' in body
+    table = one(body, "div#backup-table")
+    assert (table["class"], table["hx-swap-oob"]) == ("backup-table", "true")
     assert "newcomer" in body
     assert poller_url(body)
 
@@ -462,19 +490,23 @@ def test_detail_shows_every_field(signed_in, api):
     assert response.status_code == 200
     assert response.template_name == "backups/backup_detail.html"
     body = html(response)
-    assert '<h1 id="backup-title">nightly</h1>' in body
+    assert text_of(one(body, "h1#backup-title")) == "nightly"
     assert backup["crn"] in body
-    assert f'class="button button--small copy-button" data-copy="{backup["crn"]}"' in body
+    copy = one(body, f'[data-copy="{backup["crn"]}"]')
+    assert copy["class"] == "button button--small copy-button"
     assert backup["id"] in body
-    assert ">available<" in body
-    assert "db-volume" in body and f'href="/?volume={volume["id"]}"' in body
+    assert with_text(body, "*", "available")
+    assert text_of(one(body, f'a[href="/?volume={volume["id"]}"]')) == "db-volume"
     assert "5a5a5a5a-0000-4000-8000-000000000001" in body
     assert "40 GB" in body and "Full" in body and "vault" in body
     assert "before the upgrade" in body
     assert "2026-01-15 12:10:00 UTC" in body and "2026-01-15 12:20:00 UTC" in body
-    assert re.search(
-        r"<code>env</code></th><td>prod</td>.*<code>team</code></th><td>backend</td>", body, re.S
-    )
+    metadata = [
+        (text_of(th), text_of(th.find_next_sibling("td")))
+        for th in select(body, "th:has(> code)")
+        if text_of(th) in {"env", "team"}
+    ]
+    assert metadata == [("env", "prod"), ("team", "backend")]  # sorted by key
     assert "Backup chain" not in body  # a full backup without dependants
     # One call for the backup, one for the volume names (no chain call needed).
     assert len(api_calls(api, f"{BACKUPS}/")) == 1
@@ -486,10 +518,10 @@ def test_detail_shows_fail_reason_prominently(signed_in, api):
     backup = backup_json(1, status="error", fail_reason="Volume read failed")
     mock_detail(api, backup)
     body = html(signed_in.get(f"/backups/{backup['id']}"))
-    assert re.search(
-        r'class="alert alert--error" role="alert">\s*<p><strong>This backup failed:</strong> Volume read failed',
-        body,
-    )
+    alert = one(body, '[class="alert alert--error"][role="alert"]')
+    first = alert.find("p")
+    assert text_of(first.strong) == "This backup failed:"
+    assert text_of(first).startswith("This backup failed: Volume read failed")
 
 
 def test_detail_shows_likely_parent_and_dependants(signed_in, api):
@@ -503,22 +535,18 @@ def test_detail_shows_likely_parent_and_dependants(signed_in, api):
     siblings = [inc2, inc1, failed, full]
 
     mock_detail(api, inc1, siblings)
-    body = html(signed_in.get(f"/backups/{inc1['id']}"))
-    chain = body[body.index("Backup chain") :]
-    parent = chain[chain.index("Likely parent") : chain.index("Dependent backups")]
-    assert f'href="/backups/{full["id"]}"' in parent and "failed" not in parent
-    dependants = chain[chain.index("Dependent backups") :]
-    assert f'href="/backups/{inc2["id"]}"' in dependants
-    (chain_call,) = [c for c in api_calls(api, BACKUPS) if "volume_id" in query_of(c)]
-    assert query_of(chain_call)["volume_id"] == [volume_id]
+    chain = chain_links(signed_in.get(f"/backups/{inc1['id']}"))
+    assert chain["Likely parent"] == [f"/backups/{full['id']}"]  # not the failed one
+    assert f"/backups/{inc2['id']}" in chain["Dependent backups"]
+    (chain_call,) = [c for c in api_calls(api, BACKUPS) if "volume_id" in query_lists(c)]
+    assert query_lists(chain_call)["volume_id"] == [volume_id]
     assert len(api.calls) == 3  # backup, chain, volume names
 
     api.calls.reset()
     api.get(f"{BACKUPS}/{full['id']}", json={"backup": full})
-    body = html(signed_in.get(f"/backups/{full['id']}"))
-    dependants = body[body.index("Dependent backups</h3>") :]
-    assert f'href="/backups/{inc1["id"]}"' in dependants
-    assert f'href="/backups/{inc2["id"]}"' not in dependants  # inc-2 builds on inc-1
+    dependants = chain_links(signed_in.get(f"/backups/{full['id']}"))["Dependent backups"]
+    assert f"/backups/{inc1['id']}" in dependants
+    assert f"/backups/{inc2['id']}" not in dependants  # inc-2 builds on inc-1
     assert len(api.calls) == 2  # volume names now cached
 
 
@@ -526,13 +554,17 @@ def test_delete_and_restore_disabled_with_reasons(signed_in, api):
     parent = backup_json(1, has_dependent_backups=True)
     mock_detail(api, parent, [parent])
     body = html(signed_in.get(f"/backups/{parent['id']}"))
-    assert f'href="/backups/{parent["id"]}/restore"' in body
-    assert f'href="/backups/{parent["id"]}/delete"' not in body
-    assert re.search(
-        r'<button type="button" class="button" aria-disabled="true" aria-describedby="delete-reason">Delete</button>',
-        body,
+    assert select(body, f'a[href="/backups/{parent["id"]}/restore"]')
+    assert not select(body, f'[href="/backups/{parent["id"]}/delete"]')
+    delete = one(body, 'button[aria-describedby="delete-reason"]')
+    assert (delete["type"], delete["class"], delete["aria-disabled"]) == (
+        "button",
+        "button",
+        "true",
     )
-    assert re.search(r'id="delete-reason">Incremental backups depend on this backup', body)
+    assert text_of(delete) == "Delete"
+    reason = text_of(one(body, "#delete-reason"))
+    assert reason.startswith("Incremental backups depend on this backup")
 
 
 def test_transitional_backup_has_no_actions_and_polls(signed_in, api, settings):
@@ -540,14 +572,17 @@ def test_transitional_backup_has_no_actions_and_polls(signed_in, api, settings):
     backup = backup_json(1, status="creating")
     mock_detail(api, backup)
     body = html(signed_in.get(f"/backups/{backup['id']}"))
-    assert f'href="/backups/{backup["id"]}/restore"' not in body
-    assert f'href="/backups/{backup["id"]}/delete"' not in body
-    assert 'id="restore-reason">Wait until the backup has finished creating.' in body
-    assert re.search(
-        r'id="backup-panel"[^>]*hx-get="/backups/[^"]+/status\?known=[0-9a-f]+&amp;as_of=[0-9.]+"',
-        body,
-    )
-    assert 'hx-trigger="every 1000ms"' in body
+    assert not select(body, f'[href="/backups/{backup["id"]}/restore"]')
+    assert not select(body, f'[href="/backups/{backup["id"]}/delete"]')
+    reason = text_of(one(body, "#restore-reason"))
+    assert reason.startswith("Wait until the backup has finished creating.")
+    poll = urlsplit(one(body, "#backup-panel")["hx-get"])
+    assert poll.path == f"/backups/{backup['id']}/status"
+    poll_query = parse_qs(poll.query)
+    assert set(poll_query) == {"known", "as_of"}
+    assert re.fullmatch("[0-9a-f]+", poll_query["known"][0])
+    assert float(poll_query["as_of"][0]) > 0
+    assert select(body, '[hx-trigger="every 1000ms"]')
 
 
 def test_read_only_session_cannot_restore_or_delete(client, api, test_regions):
@@ -555,16 +590,16 @@ def test_read_only_session_cannot_restore_or_delete(client, api, test_regions):
     backup = backup_json(1)
     mock_detail(api, backup)
     body = html(client.get(f"/backups/{backup['id']}"))
-    assert 'href="/backups/' + backup["id"] + '/restore"' not in body
+    assert not select(body, f'[href="/backups/{backup["id"]}/restore"]')
     assert body.count("This session is read-only") == 2
-    assert 'aria-describedby="restore-reason"' in body
+    assert select(body, '[aria-describedby="restore-reason"]')
 
 
 def test_error_backup_can_be_deleted_but_not_restored(signed_in, api):
     backup = backup_json(1, status="error")
     mock_detail(api, backup)
     body = html(signed_in.get(f"/backups/{backup['id']}"))
-    assert f'href="/backups/{backup["id"]}/delete"' in body
+    assert select(body, f'a[href="/backups/{backup["id"]}/delete"]')
     assert "Only an available backup can be restored; this one is error." in body
 
 
@@ -583,7 +618,7 @@ def test_missing_backup_is_a_not_found_page(signed_in, api):
 def _panel_poll_url(signed_in, api, backup):
     mock_detail(api, backup)
     body = html(signed_in.get(f"/backups/{backup['id']}"))
-    url = re.search(r'id="backup-panel"[^>]*hx-get="([^"]+)"', body).group(1)
+    url = one(body, "#backup-panel")["hx-get"]
     api.calls.reset()
     return url
 
@@ -604,11 +639,12 @@ def test_status_poll_final_is_286_with_the_panel(signed_in, api):
     response = signed_in.get(url, **HTMX)
     assert response.status_code == 286
     assert response.template_name == "backups/backup_detail.html#backup-panel"
-    body = html(response)
-    assert body.lstrip().startswith('<section id="backup-panel"')
-    assert "hx-trigger" not in body
-    assert f'href="/backups/{backup["id"]}/restore"' in body  # actions follow the status
-    assert '<div id="backup-live" hx-swap-oob="innerHTML">Status: Available.</div>' in body
+    panel = roots(response)[0]
+    assert (panel.name, panel["id"]) == ("section", "backup-panel")
+    assert not select(response, "[hx-trigger]")
+    assert select(response, f'a[href="/backups/{backup["id"]}/restore"]')  # actions follow
+    live = one(response, "div#backup-live")
+    assert (live["hx-swap-oob"], text_of(live)) == ("innerHTML", "Status: Available.")
     assert len(api.calls) == 1  # volume name from the cache only
 
 
@@ -619,7 +655,7 @@ def test_status_poll_changed_but_still_transitional_is_200(signed_in, api):
     api.replace(responses.GET, f"{BACKUPS}/{backup['id']}", json={"backup": later})
     response = signed_in.get(url, **HTMX)
     assert response.status_code == 200
-    assert "hx-trigger" in html(response)
+    assert select(response, "[hx-trigger]")
 
 
 def test_status_poll_of_a_deleted_backup_says_so_and_stops(signed_in, api):
@@ -776,24 +812,27 @@ def emu_client(client, emulator_region):
 
 def test_emulator_list_shows_seeded_backups_with_volume_names(emu_client, emulator):
     body = html(emu_client.get("/"))
-    assert f'id="backup-{EMU_CHAIN_INC2}"' in body
-    assert ">app-data<" in body or "app-data" in body
-    assert "<code>10000000</code>" not in body  # every volume name resolved
+    assert one(body, f"tr#backup-{EMU_CHAIN_INC2}")
+    assert with_text(body, "a", "app-data")
+    # every volume name resolved
+    assert "10000000" not in [text_of(code) for code in select(body, "code")]
     body = html(emu_client.get("/", {"volume": EMU_APP_DATA}))
-    rows = re.findall(r'<tr id="backup-([0-9a-f-]+)"', body)
+    rows = [row["id"].removeprefix("backup-") for row in select(body, 'tr[id^="backup-"]')]
     assert set(rows) == {EMU_CHAIN_FULL, EMU_CHAIN_INC1, EMU_CHAIN_INC2}
 
 
 def test_emulator_detail_of_the_chain(emu_client):
-    body = html(emu_client.get(f"/backups/{EMU_CHAIN_INC1}"))
-    chain = body[body.index("Backup chain") :]
-    parent = chain[chain.index("Likely parent") : chain.index("Dependent backups")]
-    assert f'href="/backups/{EMU_CHAIN_FULL}"' in parent
-    assert f'href="/backups/{EMU_CHAIN_INC2}"' in chain[chain.index("Dependent backups") :]
-    assert 'id="delete-reason">Incremental backups depend on this backup' in body
+    page = emu_client.get(f"/backups/{EMU_CHAIN_INC1}")
+    chain = chain_links(page)
+    assert chain["Likely parent"] == [f"/backups/{EMU_CHAIN_FULL}"]
+    assert f"/backups/{EMU_CHAIN_INC2}" in chain["Dependent backups"]
+    reason = text_of(one(page, "#delete-reason"))
+    assert reason.startswith("Incremental backups depend on this backup")
 
-    error = html(emu_client.get(f"/backups/{EMU_ERROR}"))
-    assert "is over its quota" in error and 'role="alert"' in error
+    error = emu_client.get(f"/backups/{EMU_ERROR}")
+    assert [
+        alert for alert in select(error, '[role="alert"]') if "is over its quota" in text_of(alert)
+    ]
 
 
 def test_emulator_live_status_from_creating_to_available(emu_client, emulator):
@@ -811,12 +850,13 @@ def test_emulator_live_status_from_creating_to_available(emu_client, emulator):
     emulator.settle()
     response = emu_client.get(url, **HTMX)
     assert response.status_code == 286
-    assert f'<tr id="backup-{backup_id}" hx-swap-oob="true">' in html(response)
-    assert ">available<" in html(response)
+    (changed,) = in_templates(response, f"tr#backup-{backup_id}")
+    assert changed["hx-swap-oob"] == "true"
+    assert with_text(changed, "*", "available")
 
     detail = html(emu_client.get(f"/backups/{backup_id}"))
     assert "Incremental" in detail
-    assert f'href="/backups/{EMU_CHAIN_INC2}"' in detail  # its likely parent
+    assert chain_links(detail)["Likely parent"] == [f"/backups/{EMU_CHAIN_INC2}"]
 
 
 # --- polls of many tabs share one answer ------------------------------------------------------
