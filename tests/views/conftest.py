@@ -51,7 +51,7 @@ def test_regions(settings, db) -> dict[str, dict[str, str]]:
 def api() -> Iterator[responses.RequestsMock]:
     """The ByCloud API mocked at the HTTP level: a request no stub matches fails the test, and
     so does a stub no request used (`responses`' default), so no test registers a call it does
-    not make. A call that may or may not happen is registered with `optional_stub`."""
+    not make."""
     with responses.RequestsMock() as mock:
         yield mock
 

@@ -48,10 +48,6 @@ def _regions(test_regions):
     return test_regions
 
 
-def api_calls(api, url_prefix: str) -> list[responses.Call]:
-    return calls(api, None, url_prefix)
-
-
 def mock_list(api, backups, volumes=(), *, total=None, marker=None):
     api.get(BACKUPS, json=page_json("backups", list(backups), total=total, marker=marker))
     api.get(VOLUMES, json=page_json("volumes", list(volumes)))
@@ -134,7 +130,7 @@ def test_filters_are_sent_to_the_api_and_kept_in_links(signed_in, api):
     mock_list(api, [first], [volume], total=25, marker=first["id"])
 
     response = signed_in.get("/", {"name": "web", "status": "available", "volume": volume["id"]})
-    (call,) = api_calls(api, BACKUPS)
+    (call,) = calls(api, None, BACKUPS)
     assert query_lists(call) == {
         "limit": ["20"],
         "name": ["web*"],
@@ -157,7 +153,7 @@ def test_name_filter_is_always_one_prefix_pattern(signed_in, api):
     # The API's only pattern is a trailing `*`: one typed inside is matched as itself.
     mock_list(api, [])
     signed_in.get("/", {"name": "db-*-prod"})
-    (call,) = api_calls(api, BACKUPS)
+    (call,) = calls(api, None, BACKUPS)
     assert query_lists(call)["name"] == ["db-*-prod*"]
 
 
@@ -165,7 +161,7 @@ def test_bad_filter_values_are_ignored_not_sent(signed_in, api):
     mock_list(api, [])
     response = signed_in.get("/", {"status": "ACTIVE", "volume": "../etc", "marker": "nope"})
     assert response.status_code == 200
-    (call,) = api_calls(api, BACKUPS)
+    (call,) = calls(api, None, BACKUPS)
     assert query_lists(call) == {"limit": ["20"]}
 
 
@@ -175,7 +171,7 @@ def test_pagination_next_and_previous_keep_a_marker_stack(signed_in, api):
     mock_list(api, page3, total=65, marker=m3)
 
     response = signed_in.get("/", {"marker": m2, "prev": m1, "status": "error"})
-    (call,) = api_calls(api, BACKUPS)
+    (call,) = calls(api, None, BACKUPS)
     assert query_lists(call)["marker"] == [m2]
     assert "Showing 41\u201360 of 65 backups" in text(response)
     prev_link = one(response, '[rel="prev"]')["href"]
@@ -225,15 +221,15 @@ def test_volume_names_cost_two_calls_first_then_one(signed_in, api):
     mock_list(api, backups, volumes)
 
     first = html(signed_in.get("/"))
-    assert len(api_calls(api, BACKUPS)) == 1
-    (volume_call,) = api_calls(api, VOLUMES)
+    assert len(calls(api, None, BACKUPS)) == 1
+    (volume_call,) = calls(api, None, VOLUMES)
     assert query_lists(volume_call)["limit"] == ["1000"]
     for volume in volumes:
         assert volume["name"] in first
 
     second = html(signed_in.get("/"))
-    assert len(api_calls(api, BACKUPS)) == 2
-    assert len(api_calls(api, VOLUMES)) == 1
+    assert len(calls(api, None, BACKUPS)) == 2
+    assert len(calls(api, None, VOLUMES)) == 1
     assert "vol-2" in second
 
 
@@ -245,11 +241,11 @@ def test_unknown_volume_is_fetched_once_then_shown_by_short_id(signed_in, api):
 
     body = html(signed_in.get("/"))
     assert "abcdef12" in [text_of(code) for code in select(body, "code")]
-    assert len(api_calls(api, VOLUMES)) == 1  # a fresh fetch: no second try
+    assert len(calls(api, None, VOLUMES)) == 1  # a fresh fetch: no second try
     signed_in.get("/")
     signed_in.get("/")
-    assert len(api_calls(api, VOLUMES)) == 1
-    assert len(api_calls(api, BACKUPS)) == 3
+    assert len(calls(api, None, VOLUMES)) == 1
+    assert len(calls(api, None, BACKUPS)) == 3
 
 
 def test_volume_created_after_the_cache_is_looked_up_once(signed_in, api):
@@ -264,7 +260,7 @@ def test_volume_created_after_the_cache_is_looked_up_once(signed_in, api):
     api.replace(responses.GET, VOLUMES, json=page_json("volumes", [new, old]))
     body = html(signed_in.get("/"))
     assert "brand-new" in body
-    assert len(api_calls(api, VOLUMES)) == 2
+    assert len(calls(api, None, VOLUMES)) == 2
 
 
 def test_volume_cache_never_leaks_between_credentials(client, api, test_regions):
@@ -282,8 +278,8 @@ def test_volume_cache_never_leaks_between_credentials(client, api, test_regions)
     sign_in(client, api_key=("key-b", "secret-b"))
     body = html(client.get("/"))
     assert "org-a-secret-volume" not in body
-    assert len(api_calls(api, VOLUMES)) == 2
-    assert api_calls(api, VOLUMES)[-1].request.headers["X-Api-Key"] == "key-b:secret-b"
+    assert len(calls(api, None, VOLUMES)) == 2
+    assert calls(api, None, VOLUMES)[-1].request.headers["X-Api-Key"] == "key-b:secret-b"
     key_b = cache_key(client.get("/").wsgi_request)
     assert key_a != key_b
     for key in (key_a, key_b):
@@ -509,8 +505,8 @@ def test_detail_shows_every_field(signed_in, api):
     assert metadata == [("env", "prod"), ("team", "backend")]  # sorted by key
     assert "Backup chain" not in body  # a full backup without dependants
     # One call for the backup, one for the volume names (no chain call needed).
-    assert len(api_calls(api, f"{BACKUPS}/")) == 1
-    assert len(api_calls(api, VOLUMES)) == 1
+    assert len(calls(api, None, f"{BACKUPS}/")) == 1
+    assert len(calls(api, None, VOLUMES)) == 1
     assert len(api.calls) == 2
 
 
@@ -538,7 +534,7 @@ def test_detail_shows_likely_parent_and_dependants(signed_in, api):
     chain = chain_links(signed_in.get(f"/backups/{inc1['id']}"))
     assert chain["Likely parent"] == [f"/backups/{full['id']}"]  # not the failed one
     assert f"/backups/{inc2['id']}" in chain["Dependent backups"]
-    (chain_call,) = [c for c in api_calls(api, BACKUPS) if "volume_id" in query_lists(c)]
+    (chain_call,) = [c for c in calls(api, None, BACKUPS) if "volume_id" in query_lists(c)]
     assert query_lists(chain_call)["volume_id"] == [volume_id]
     assert len(api.calls) == 3  # backup, chain, volume names
 
@@ -908,7 +904,7 @@ def test_a_poll_never_brings_back_older_data_than_its_page(client, test_regions,
     api.calls.reset()
     response = signed.get(newer_url, **HTMX)
     assert response.status_code == 204  # the page's own rows, not the older shared answer
-    assert len(api_calls(api, BACKUPS)) == 1
+    assert len(calls(api, None, BACKUPS)) == 1
 
 
 def test_a_row_rendered_before_is_rendered_again_when_its_backup_changes(signed_in, api):
