@@ -13,7 +13,7 @@ export EMULATOR_PORT PORT
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,bench]'
+	$(PY) -m pip install --quiet -e '.[test,bench,emulator]'
 	touch $(STAMP)
 
 run: $(STAMP)

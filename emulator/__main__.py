@@ -1,17 +1,14 @@
-"""`python -m emulator`: serve the ByCloud block-storage API emulator."""
+"""`python -m emulator`: serve the ByCloud block-storage API emulator (gunicorn, one worker)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import signal
 import sys
 from pathlib import Path
-from types import FrameType
 
 from emulator.app import EmulatorApp
-from emulator.server import make, server_url
+from emulator.server import GunicornServer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = REPO_ROOT / "var" / "emulator.sqlite3"
@@ -54,29 +51,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="%(asctime)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
-    app = EmulatorApp(args.db, speed=args.speed, rate_limit=args.rate_limit, reset=args.reset)
-    server = make(app, args.host, args.port)
-    signal.signal(signal.SIGTERM, _stop)
-    print(f"ByCloud emulator listening on {server_url(server, args.host)}", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        app.close()
-    return 0
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    # Seed (or --reset) here, before gunicorn forks: a worker that gunicorn restarts must not
+    # wipe the database again, and no SQLite connection may cross the fork (closed here).
+    EmulatorApp(args.db, reset=args.reset).close()
+
+    def load_app() -> EmulatorApp:  # in the worker process
+        return EmulatorApp(args.db, speed=args.speed, rate_limit=args.rate_limit)
+
+    return GunicornServer(load_app, args.host, args.port, quiet=args.quiet).serve()
 
 
 if __name__ == "__main__":

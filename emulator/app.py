@@ -1,10 +1,15 @@
-"""The WSGI application: routing, auth, rate limiting, faults and error rendering."""
+"""The WSGI application: routing, auth, rate limiting, faults, validation and error rendering.
+
+Werkzeug parses requests, builds responses and routes: the /v1 routes are the operations of the
+contract file (contract/openapi.yaml), whose schemas also validate each request (validation.py).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import random
+import re
 import threading
 import time
 import traceback
@@ -14,33 +19,42 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
 from emulator import control, lifecycle, seed, views
 from emulator.clock import Clock
 from emulator.errors import ApiError
-from emulator.request import Context, Credential, Request
-from emulator.router import Router
+from emulator.request import Context, Credential
 from emulator.runtime import Faults, RateLimiter, Stats
 from emulator.store import Store
+from emulator.validation import EmulatorRequest, load_contract
 
 log = logging.getLogger("emulator")
 
-V1_ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
-    ("GET", "/v1/volumes", views.list_volumes),
-    ("POST", "/v1/volumes", views.create_volume),
-    ("GET", "/v1/volumes/{volume_id}", views.get_volume),
-    ("PATCH", "/v1/volumes/{volume_id}", views.update_volume),
-    ("GET", "/v1/snapshots", views.list_snapshots),
-    ("POST", "/v1/snapshots", views.create_snapshot),
-    ("GET", "/v1/snapshots/{snapshot_id}", views.get_snapshot),
-    ("GET", "/v1/backups", views.list_backups),
-    ("POST", "/v1/backups", views.create_backup),
-    ("GET", "/v1/backups/{backup_id}", views.get_backup),
-    ("DELETE", "/v1/backups/{backup_id}", views.delete_backup),
-    ("POST", "/v1/backups/{backup_id}/restore", views.restore_backup),
-]
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 StartResponse = Callable[..., Any]
+
+
+class _Rule(Rule):
+    """A rule for exactly the methods given: Werkzeug adds HEAD to every GET rule, but neither
+    the contract nor the control endpoints have HEAD, so it is a 405 like any other method."""
+
+    def __init__(self, template: str, method: str, endpoint: Any) -> None:
+        super().__init__(
+            re.sub(r"\{(\w+)\}", r"<\1>", template), methods=[method], endpoint=endpoint
+        )
+        self.methods = {method}
+
+
+def _url_map(routes: Iterable[tuple[str, str, Any]]) -> Map:
+    # merge_slashes off: `/v1//backups` names nothing (404), it is not redirected.
+    return Map(
+        [_Rule(template, method, endpoint) for method, template, endpoint in routes],
+        merge_slashes=False,
+    )
 
 
 class EmulatorApp:
@@ -65,8 +79,14 @@ class EmulatorApp:
         self.rate = RateLimiter(rate_limit)
         self.stats = Stats()
         self.faults = Faults()
-        self.v1 = Router(V1_ROUTES)
-        self.control = Router(control.ROUTES)
+        self.contract = load_contract()
+        missing = set(self.contract.operations) ^ set(views.OPERATIONS)
+        if missing:
+            raise RuntimeError(f"contract operations and views differ: {sorted(missing)}")
+        self.v1 = _url_map(
+            (op.method, op.template, op.operation_id) for op in self.contract.operations.values()
+        )
+        self.control = _url_map(control.ROUTES)
         with self.lock:
             if reset or self.store.is_empty():
                 self._wipe_and_seed()
@@ -132,10 +152,13 @@ class EmulatorApp:
 
     # WSGI ---------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        response = self.respond(EmulatorRequest(environ))
+        return response(environ, start_response)
+
+    def respond(self, req: Request) -> Response:
         request_id = f"req-{uuid.uuid4()}"
         headers: dict[str, str] = {}
         try:
-            req = Request.from_environ(environ)
             status, body = self.handle(req, headers)
         except ApiError as exc:
             status = exc.status
@@ -151,15 +174,12 @@ class EmulatorApp:
             body = {
                 "error": {"code": 500, "message": "Internal server error", "request_id": request_id}
             }
-        payload = json.dumps(body).encode("utf-8")
-        phrase = HTTPStatus(status).phrase
-        response_headers = [
-            ("Content-Type", "application/json"),
-            ("Content-Length", str(len(payload))),
-            *headers.items(),
-        ]
-        start_response(f"{status} {phrase}", response_headers)
-        return [payload]
+        return Response(
+            json.dumps(body),
+            status=f"{status} {HTTPStatus(status).phrase}",
+            headers=headers,
+            content_type="application/json",
+        )
 
     def handle(self, req: Request, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
         if req.path == "/_emulator" or req.path.startswith("/_emulator/"):
@@ -170,10 +190,10 @@ class EmulatorApp:
         bucket = credential.key if credential else f"anonymous:{req.remote_addr}"
         decision = self.rate.hit(bucket, self.clock.now())
         headers.update(decision.headers)
-        match = self.v1.match(req.method, req.path)
+        operation_id, params, allowed = _match(self.v1, req)
         if req.path.startswith("/v1/"):
-            route_name = match.route.template if match.route else "(unmatched)"
-            self.stats.count(f"{req.method} {route_name}")
+            op = self.contract.operations.get(operation_id or "")
+            self.stats.count(f"{req.method} {op.template if op else '(unmatched)'}")
         if not decision.allowed:
             raise ApiError(
                 429,
@@ -181,9 +201,9 @@ class EmulatorApp:
                 f"At most {self.rate.limit} requests per minute per credential",
                 {"Retry-After": str(decision.retry_after)},
             )
-        if match.route is None:
-            _raise_unrouted(req, match.allowed)
-        assert match.route is not None
+        if operation_id is None:
+            _raise_unrouted(req, allowed)
+        assert operation_id is not None
         if credential is None:
             raise ApiError(
                 401,
@@ -193,6 +213,8 @@ class EmulatorApp:
         self._apply_faults(req)
         if credential.read_only and req.method not in SAFE_METHODS:
             raise ApiError(403, "Forbidden", f"The credential '{credential.label}' is read-only")
+        call = self.contract.validate(req, operation_id, params)
+        view = views.OPERATIONS[operation_id]
         with self.lock:
             self.settle()
             ctx = Context(
@@ -200,7 +222,7 @@ class EmulatorApp:
             )
             self.store.begin()
             try:
-                result: tuple[int, dict[str, Any]] = match.route.handler(ctx, req, **match.params)
+                result: tuple[int, dict[str, Any]] = view(ctx, call, **call.params)
                 self.store.commit()
             except BaseException:
                 self.store.rollback()
@@ -226,12 +248,22 @@ class EmulatorApp:
             )
 
     def _control(self, req: Request) -> tuple[int, dict[str, Any]]:
-        match = self.control.match(req.method, req.path)
-        if match.route is None:
-            _raise_unrouted(req, match.allowed)
-        assert match.route is not None
-        result: tuple[int, dict[str, Any]] = match.route.handler(self, req, **match.params)
+        handler, params, allowed = _match(self.control, req)
+        if handler is None:
+            _raise_unrouted(req, allowed)
+        result: tuple[int, dict[str, Any]] = handler(self, req, **params)
         return result
+
+
+def _match(url_map: Map, req: Request) -> tuple[Any, dict[str, Any], tuple[str, ...]]:
+    """(endpoint, path parameters, ()) or, with no route, (None, {}, methods the path has)."""
+    try:
+        endpoint, params = url_map.bind_to_environ(req.environ).match()
+    except MethodNotAllowed as exc:
+        return None, {}, tuple(sorted(exc.valid_methods or ()))
+    except NotFound:
+        return None, {}, ()
+    return endpoint, dict(params), ()
 
 
 def _raise_unrouted(req: Request, allowed: tuple[str, ...]) -> None:

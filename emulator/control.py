@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import TYPE_CHECKING, Any
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request
 
 from emulator import seed, serialize
 from emulator.clock import iso
 from emulator.errors import bad_request, conflict, not_found
-from emulator.request import Request
 from emulator.runtime import WINDOW_SECONDS, Faults
-from emulator.validation import is_uuid, parse_json_body
 
 if TYPE_CHECKING:
     from emulator.app import EmulatorApp
@@ -19,7 +21,27 @@ Response = tuple[int, dict[str, Any]]
 
 
 def _body(req: Request) -> dict[str, Any]:
-    return parse_json_body(req.body, req.content_type or "application/json", required=False)
+    """An optional JSON object (these endpoints are not in the contract: no schema to check)."""
+    try:
+        raw = req.get_data()
+    except RequestEntityTooLarge:
+        raise bad_request("Request body too large", "Control requests are small") from None
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise bad_request("Malformed JSON", str(exc)[:200]) from None
+    if not isinstance(body, dict):
+        raise bad_request("Invalid request body", "The body must be a JSON object")
+    return body
+
+
+def is_uuid(value: object) -> bool:
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 def _number(

@@ -1,14 +1,14 @@
-"""A parsed WSGI request, and the context a view runs in."""
+"""What a view is given: the caller's credential, the context it runs in, and the request as the
+contract's validation left it (emulator/validation.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from emulator.lifecycle import Durations
 from emulator.store import Store
-from emulator.validation import parse_query
 
 
 @dataclass(frozen=True)
@@ -19,59 +19,16 @@ class Credential:
     label: str
 
 
-@dataclass
-class Request:
-    method: str
+@dataclass(frozen=True)
+class Call:
+    """A /v1 request that the contract accepted: typed parameters (defaults applied) and body."""
+
     path: str
-    query_string: str
-    headers: dict[str, str]
-    body: bytes
-    base_url: str
-    remote_addr: str
-    _query: dict[str, str] | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_environ(cls, environ: dict[str, Any]) -> Request:
-        headers = {
-            key[5:].replace("_", "-").lower(): str(value)
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        }
-        if environ.get("CONTENT_TYPE"):
-            headers["content-type"] = environ["CONTENT_TYPE"]
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        body = environ["wsgi.input"].read(length) if length > 0 else b""
-        raw_path = environ.get("PATH_INFO") or "/"
-        try:
-            path = raw_path.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            path = "/\ufffd"  # matches no route: 404
-        scheme = environ.get("wsgi.url_scheme", "http")
-        host = environ.get("HTTP_HOST") or (
-            f"{environ.get('SERVER_NAME', 'localhost')}:{environ.get('SERVER_PORT', '80')}"
-        )
-        return cls(
-            method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
-            path=path,
-            query_string=environ.get("QUERY_STRING", ""),
-            headers=headers,
-            body=body,
-            base_url=f"{scheme}://{host}",
-            remote_addr=str(environ.get("REMOTE_ADDR", "")),
-        )
-
-    @property
-    def query(self) -> dict[str, str]:
-        if self._query is None:
-            self._query = parse_query(self.query_string)
-        return self._query
-
-    @property
-    def content_type(self) -> str | None:
-        return self.headers.get("content-type")
+    base_url: str  # scheme://host[:port], for links
+    raw_query: dict[str, str]  # as sent, for links
+    query: dict[str, Any]  # typed by the contract: limit is an int, bootable a bool
+    params: dict[str, Any]  # path parameters (UUIDs in their canonical, lower-case form)
+    body: dict[str, Any]  # {} when the operation's body is optional and none was sent
 
 
 @dataclass

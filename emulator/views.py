@@ -2,75 +2,40 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 from emulator import lifecycle, serialize
 from emulator.clock import iso
-from emulator.errors import ApiError, bad_request, conflict, not_found
-from emulator.request import Context, Request
-from emulator.validation import (
-    Field,
-    is_uuid,
-    parse_bool_param,
-    parse_json_body,
-    parse_limit,
-    parse_uuid_param,
-    validate_body,
-)
+from emulator.errors import bad_request, conflict, not_found
+from emulator.request import Call, Context
 
 Response = tuple[int, dict[str, Any]]
 
-VOLUME_CREATE = {
-    "name": Field("string"),
-    "description": Field("string"),
-    "size": Field("size", required=True),
-    "volume_type": Field("string"),
-    "snapshot_id": Field("uuid"),
-    "source_volume_id": Field("uuid"),
-    "image_id": Field("uuid"),
-    "multiattach": Field("boolean"),
-    "metadata": Field("metadata"),
-}
-VOLUME_UPDATE = {
-    "name": Field("string"),
-    "description": Field("string"),
-    "metadata": Field("metadata"),
-}
-SNAPSHOT_CREATE = {
-    "volume_id": Field("uuid", required=True),
-    "name": Field("string"),
-    "description": Field("string"),
-    "force": Field("boolean"),
-    "metadata": Field("metadata"),
-}
-BACKUP_CREATE = {
-    "volume_id": Field("uuid", required=True),
-    "name": Field("string"),
-    "description": Field("string"),
-    "container": Field("string"),
-    "incremental": Field("boolean"),
-    "force": Field("boolean"),
-    "snapshot_id": Field("uuid"),
-    "metadata": Field("metadata"),
-}
-BACKUP_RESTORE = {"volume_id": Field("uuid"), "name": Field("string")}
-
 _NAMES = {"volumes": "Volume", "snapshots": "Snapshot", "backups": "Backup"}
+
+# Rules the contract states in prose but OpenAPI 3.0 cannot express (no `propertyNames`):
+# metadata keys are 1-255 characters of letters, digits, space and - _ : . / (ASCII only).
+_METADATA_KEY_RE = re.compile(r"[A-Za-z0-9 _:./-]{1,255}")
+# The emulator's own documented extra, not in the contract: volumes of at most 16 TiB.
+MAX_VOLUME_SIZE_GB = 16384
 
 
 # helpers ------------------------------------------------------------------------------------
-def _path_id(kind: str, value: str, bad_status: int) -> str:
-    """A path ID that is not a UUID names nothing: 404, or 400 where the operation documents it."""
-    if not is_uuid(value):
-        raise ApiError(
-            bad_status,
-            f"{kind} not found" if bad_status == 404 else "Invalid ID",
-            f"'{value[:80]}' is not a valid {kind.lower()} ID (a UUID)",
-        )
-    return value.lower()
+def _body(call: Call) -> dict[str, Any]:
+    """The validated body, after the domain's rules on metadata keys."""
+    for key in call.body.get("metadata", {}):
+        if not _METADATA_KEY_RE.fullmatch(key):
+            raise bad_request(
+                "Invalid metadata",
+                f"Metadata key {key[:40]!r} must be 1-255 characters of letters, digits, "
+                "space and - _ : . /",
+            )
+    return call.body
 
 
 def _get(ctx: Context, table: str, item_id: str) -> sqlite3.Row:
@@ -84,19 +49,15 @@ def _volume_json(ctx: Context, row: sqlite3.Row) -> dict[str, Any]:
     return serialize.volume(row, ctx.store.attachments([row["id"]])[row["id"]])
 
 
-def _body(req: Request, spec: dict[str, Field], *, required: bool = True) -> dict[str, Any]:
-    return validate_body(parse_json_body(req.body, req.content_type, required=required), spec)
-
-
 def _list(
     ctx: Context,
-    req: Request,
+    call: Call,
     table: str,
     extra: tuple[str, ...],
 ) -> tuple[list[sqlite3.Row], dict[str, Any], dict[str, Any]]:
     """Common list handling: limit, marker, name/status filters, meta and links."""
-    query = req.query
-    limit = parse_limit(query.get("limit"))
+    query = call.query
+    limit = query["limit"]  # the contract's default applies
     filters: list[tuple[str, Any]] = []
     kept: dict[str, str] = {}
     name = query.get("name")
@@ -113,24 +74,21 @@ def _list(
         filters.append(("lower(status) = ?", status.lower()))
     for key in extra:
         if key in query:
-            raw = query[key]
-            kept[key] = raw
+            kept[key] = call.raw_query[key]
             if key == "volume_id":
-                filters.append(("volume_id = ?", parse_uuid_param(key, raw)))
+                filters.append(("volume_id = ?", query[key]))
             elif key == "bootable":
-                filters.append(("bootable = ?", int(parse_bool_param(key, raw))))
+                filters.append(("bootable = ?", int(query[key])))
     marker = query.get("marker")
-    if marker is not None:
-        marker = parse_uuid_param("marker", marker)
-        if ctx.store.get(table, marker, ctx.org) is None:
-            raise bad_request("Invalid marker", f"Marker {marker} is not a known {table[:-1]} ID")
+    if marker is not None and ctx.store.get(table, marker, ctx.org) is None:
+        raise bad_request("Invalid marker", f"Marker {marker} is not a known {table[:-1]} ID")
     page = ctx.store.page(table, ctx.org, filters, limit, marker)
 
     def link(page_marker: str | None) -> str:
         params = {**kept, "limit": str(limit)}
         if page_marker is not None:
             params["marker"] = page_marker
-        return f"{req.base_url}{req.path}?{urlencode(params)}"
+        return f"{call.base_url}{call.path}?{urlencode(params)}"
 
     meta = {
         "total": page.total,
@@ -151,16 +109,20 @@ def _now(ctx: Context) -> str:
 
 
 # volumes ------------------------------------------------------------------------------------
-def list_volumes(ctx: Context, req: Request) -> Response:
-    rows, meta, links = _list(ctx, req, "volumes", ("bootable",))
+def list_volumes(ctx: Context, call: Call) -> Response:
+    rows, meta, links = _list(ctx, call, "volumes", ("bootable",))
     attachments = ctx.store.attachments([r["id"] for r in rows])
     volumes = [serialize.volume(r, attachments[r["id"]]) for r in rows]
     return 200, {"volumes": volumes, "meta": meta, "links": links}
 
 
-def create_volume(ctx: Context, req: Request) -> Response:
-    body = _body(req, VOLUME_CREATE)
+def create_volume(ctx: Context, call: Call) -> Response:
+    body = _body(call)
     size = body["size"]
+    if size > MAX_VOLUME_SIZE_GB:
+        raise bad_request(
+            "Invalid request body", f"Field 'size' must be at most {MAX_VOLUME_SIZE_GB} (GB)"
+        )
     bootable = False
     if "snapshot_id" in body:
         snap = _get(ctx, "snapshots", body["snapshot_id"])
@@ -208,14 +170,13 @@ def create_volume(ctx: Context, req: Request) -> Response:
     return 202, {"volume": _volume_json(ctx, _get(ctx, "volumes", volume_id))}
 
 
-def get_volume(ctx: Context, req: Request, volume_id: str) -> Response:
-    row = _get(ctx, "volumes", _path_id("Volume", volume_id, 404))
+def get_volume(ctx: Context, call: Call, volume_id: str) -> Response:
+    row = _get(ctx, "volumes", volume_id)
     return 200, {"volume": _volume_json(ctx, row)}
 
 
-def update_volume(ctx: Context, req: Request, volume_id: str) -> Response:
-    volume_id = _path_id("Volume", volume_id, 400)
-    body = _body(req, VOLUME_UPDATE)
+def update_volume(ctx: Context, call: Call, volume_id: str) -> Response:
+    body = _body(call)
     _get(ctx, "volumes", volume_id)
     if body:
         ctx.store.update("volumes", volume_id, {**body, "updated_at": _now(ctx)})
@@ -223,8 +184,8 @@ def update_volume(ctx: Context, req: Request, volume_id: str) -> Response:
 
 
 # snapshots ----------------------------------------------------------------------------------
-def list_snapshots(ctx: Context, req: Request) -> Response:
-    rows, meta, links = _list(ctx, req, "snapshots", ("volume_id",))
+def list_snapshots(ctx: Context, call: Call) -> Response:
+    rows, meta, links = _list(ctx, call, "snapshots", ("volume_id",))
     return 200, {"snapshots": [serialize.snapshot(r) for r in rows], "meta": meta, "links": links}
 
 
@@ -236,8 +197,8 @@ def _require_volume_ready(volume: sqlite3.Row, body: dict[str, Any], what: str) 
         raise conflict(f"Volume is not in a state that allows {what}", f"Volume is {status}{hint}")
 
 
-def create_snapshot(ctx: Context, req: Request) -> Response:
-    body = _body(req, SNAPSHOT_CREATE)
+def create_snapshot(ctx: Context, call: Call) -> Response:
+    body = _body(call)
     volume = _get(ctx, "volumes", body["volume_id"])
     _require_volume_ready(volume, body, "a snapshot")
     now = _now(ctx)
@@ -267,19 +228,19 @@ def create_snapshot(ctx: Context, req: Request) -> Response:
     return 202, {"snapshot": serialize.snapshot(_get(ctx, "snapshots", snapshot_id))}
 
 
-def get_snapshot(ctx: Context, req: Request, snapshot_id: str) -> Response:
-    row = _get(ctx, "snapshots", _path_id("Snapshot", snapshot_id, 404))
+def get_snapshot(ctx: Context, call: Call, snapshot_id: str) -> Response:
+    row = _get(ctx, "snapshots", snapshot_id)
     return 200, {"snapshot": serialize.snapshot(row)}
 
 
 # backups ------------------------------------------------------------------------------------
-def list_backups(ctx: Context, req: Request) -> Response:
-    rows, meta, links = _list(ctx, req, "backups", ("volume_id",))
+def list_backups(ctx: Context, call: Call) -> Response:
+    rows, meta, links = _list(ctx, call, "backups", ("volume_id",))
     return 200, {"backups": [serialize.backup(r) for r in rows], "meta": meta, "links": links}
 
 
-def create_backup(ctx: Context, req: Request) -> Response:
-    body = _body(req, BACKUP_CREATE)
+def create_backup(ctx: Context, call: Call) -> Response:
+    body = _body(call)
     volume = _get(ctx, "volumes", body["volume_id"])
     snapshot = None
     if "snapshot_id" in body:
@@ -342,13 +303,13 @@ def create_backup(ctx: Context, req: Request) -> Response:
     return 202, {"backup": serialize.backup(_get(ctx, "backups", backup_id))}
 
 
-def get_backup(ctx: Context, req: Request, backup_id: str) -> Response:
-    row = _get(ctx, "backups", _path_id("Backup", backup_id, 404))
+def get_backup(ctx: Context, call: Call, backup_id: str) -> Response:
+    row = _get(ctx, "backups", backup_id)
     return 200, {"backup": serialize.backup(row)}
 
 
-def delete_backup(ctx: Context, req: Request, backup_id: str) -> Response:
-    backup = _get(ctx, "backups", _path_id("Backup", backup_id, 404))
+def delete_backup(ctx: Context, call: Call, backup_id: str) -> Response:
+    backup = _get(ctx, "backups", backup_id)
     if backup["status"] not in ("available", "error"):
         raise conflict(
             "Backup is not in a state that allows deletion",
@@ -370,9 +331,8 @@ def delete_backup(ctx: Context, req: Request, backup_id: str) -> Response:
     return 202, {"backup": serialize.backup(_get(ctx, "backups", backup["id"]))}
 
 
-def restore_backup(ctx: Context, req: Request, backup_id: str) -> Response:
-    backup_id = _path_id("Backup", backup_id, 400)
-    body = _body(req, BACKUP_RESTORE, required=False)
+def restore_backup(ctx: Context, call: Call, backup_id: str) -> Response:
+    body = _body(call)
     backup = _get(ctx, "backups", backup_id)
     if backup["status"] != "available":
         raise conflict("Backup is not in restorable state", f"Backup is {backup['status']}")
@@ -421,3 +381,20 @@ def restore_backup(ctx: Context, req: Request, backup_id: str) -> Response:
         volume_id=volume_id,
     )
     return 202, {"volume_id": volume_id}
+
+
+# The contract's operationId -> view; app.py routes each operation of the contract here.
+OPERATIONS: dict[str, Callable[..., Response]] = {
+    "listVolumes": list_volumes,
+    "createVolume": create_volume,
+    "getVolume": get_volume,
+    "updateVolume": update_volume,
+    "listSnapshots": list_snapshots,
+    "createSnapshot": create_snapshot,
+    "getSnapshot": get_snapshot,
+    "listBackups": list_backups,
+    "createBackup": create_backup,
+    "getBackup": get_backup,
+    "deleteBackup": delete_backup,
+    "restoreBackup": restore_backup,
+}
