@@ -7,12 +7,14 @@ see .env.example and README.md.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("BYCLOUD_VAR_DIR", BASE_DIR / "var"))
@@ -42,7 +44,63 @@ def _persistent_secret_key() -> str:
     return key_file.read_text().strip()
 
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _persistent_secret_key()
+#: Keys that were published (.env.example, docs, Django's own) and so protect nothing.
+PLACEHOLDER_SECRET_KEYS = frozenset(
+    {"change-me-and-share-between-instances", "change-me", "changeme", "secret", "secret-key"}
+)
+MIN_SECRET_KEY_LENGTH = 50
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot protect sessions and stored credentials, or None when it can."""
+    lowered = key.strip().lower()
+    if not lowered:
+        return "is not set"
+    if (
+        lowered in PLACEHOLDER_SECRET_KEYS
+        or "change-me" in lowered
+        or "changeme" in lowered
+        or lowered.startswith("django-insecure")
+    ):
+        return "is a placeholder"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"is {len(key)} characters long; at least {MIN_SECRET_KEY_LENGTH} are needed"
+    if len(set(key)) < 5:
+        return "has fewer than 5 different characters"
+    return None
+
+
+def require_strong_secret_keys(key: str, fallbacks: list[str]) -> None:
+    """Refuse to start with a missing, short or published key (it encrypts every credential)."""
+    hint = (
+        "Set it to a random value of at least 50 characters shared by every instance, e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+    )
+    problem = secret_key_problem(key)
+    if problem:
+        raise ImproperlyConfigured(f"DJANGO_SECRET_KEY {problem}. {hint}")
+    for number, fallback in enumerate(fallbacks, start=1):
+        problem = secret_key_problem(fallback)
+        if problem:
+            raise ImproperlyConfigured(
+                f"DJANGO_SECRET_KEY_FALLBACKS: key {number} {problem}. Drop it (sessions it "
+                f"protected cannot be trusted) or replace it. {hint}"
+            )
+
+
+SECURE_COOKIES = env_bool("BYCLOUD_SECURE_COOKIES")
+#: Outside the embedded default (a real region, or HTTPS cookies) the key must be a real one.
+EMBEDDED_DEFAULT = not (
+    os.environ.get("BYCLOUD_REGIONS") or os.environ.get("BYCLOUD_API_URL") or SECURE_COOKIES
+)
+# Rotation: the new key in DJANGO_SECRET_KEY, the old ones here (comma separated) until the
+# sessions they protected have expired (BYCLOUD_SESSION_SECONDS).
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
+if EMBEDDED_DEFAULT:
+    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or _persistent_secret_key()
+else:
+    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+    require_strong_secret_keys(SECRET_KEY, SECRET_KEY_FALLBACKS)
 DEBUG = env_bool("DJANGO_DEBUG")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
@@ -164,24 +222,39 @@ else:
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
-SESSION_COOKIE_NAME = "bycloud_session"
+# With HTTPS cookies, __Host- names: the browser takes them only Secure, from this host, path /.
+SESSION_COOKIE_NAME = "__Host-sessionid" if SECURE_COOKIES else "bycloud_session"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_AGE = int(os.environ.get("BYCLOUD_SESSION_SECONDS", 8 * 3600))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-SECURE_COOKIES = env_bool("BYCLOUD_SECURE_COOKIES")
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
+if SECURE_COOKIES:
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
 CSRF_FAILURE_VIEW = "bycloud_ui.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if SECURE_COOKIES:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_HSTS_SECONDS = 31536000
+    # Production is HTTPS. Behind a TLS-terminating proxy, the header it sets to "https" (and
+    # strips from clients) is BYCLOUD_PROXY_SSL_HEADER; empty when the console terminates TLS.
+    _proxy_ssl_header = os.environ.get("BYCLOUD_PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+    if _proxy_ssl_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+    SECURE_SSL_REDIRECT = env_bool("BYCLOUD_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+    SECURE_HSTS_SECONDS = int(os.environ.get("BYCLOUD_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("BYCLOUD_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("BYCLOUD_HSTS_PRELOAD")
+    SILENCED_SYSTEM_CHECKS = [
+        # Deliberate, documented choices, not oversights:
+        *([] if SECURE_SSL_REDIRECT else ["security.W008"]),  # the proxy redirects to HTTPS
+        *([] if SECURE_HSTS_PRELOAD else ["security.W021"]),  # preload is opt-in
+    ]
 
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
@@ -246,6 +319,22 @@ BYCLOUD_POLL_SHARE_SECONDS = int(os.environ.get("BYCLOUD_POLL_SHARE_SECONDS", "1
 BYCLOUD_VOLUME_CACHE_SECONDS = int(os.environ.get("BYCLOUD_VOLUME_CACHE_SECONDS", "60"))
 BYCLOUD_SIGNIN_ATTEMPTS = int(os.environ.get("BYCLOUD_SIGNIN_ATTEMPTS", "10"))
 BYCLOUD_SIGNIN_WINDOW_SECONDS = int(os.environ.get("BYCLOUD_SIGNIN_WINDOW_SECONDS", "300"))
+# Sign-in checks of any credential from one client address per window (0: no such limit).
+BYCLOUD_SIGNIN_ADDRESS_ATTEMPTS = int(os.environ.get("BYCLOUD_SIGNIN_ADDRESS_ATTEMPTS", "50"))
+
+
+def _trusted_proxies() -> list[str]:
+    """BYCLOUD_TRUSTED_PROXIES="10.0.0.0/8,192.168.1.7": whose X-Forwarded-For is believed."""
+    cidrs = env_list("BYCLOUD_TRUSTED_PROXIES")
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"BYCLOUD_TRUSTED_PROXIES: {error}") from None
+    return cidrs
+
+
+BYCLOUD_TRUSTED_PROXIES = _trusted_proxies()
 
 LOGIN_URL = "signin"
 LOGIN_REDIRECT_URL = "backup-list"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from backups.api import ApiKey, BearerToken
 
@@ -51,6 +52,7 @@ class SignInForm(forms.Form):
         help_text="Nothing can be changed in this session (for looking things up safely).",
     )
 
+    @sensitive_variables("cleaned")
     def clean(self) -> dict[str, object]:
         cleaned = super().clean() or {}
         if cleaned.get("method") == METHOD_API_KEY:
@@ -70,6 +72,7 @@ class SignInForm(forms.Form):
                 self.add_error(field, "This credential contains characters that are not allowed.")
         return cleaned
 
+    @sensitive_variables("data")
     def credential(self) -> BearerToken | ApiKey:
         data = self.cleaned_data
         if data["method"] == METHOD_API_KEY:

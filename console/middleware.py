@@ -14,6 +14,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.utils.cache import patch_cache_control
 from django_htmx.http import reswap, retarget
 
 from backups.api import ApiError, Forbidden, RateLimited, Unauthorized
@@ -68,3 +69,18 @@ class ApiErrorMiddleware:
         if isinstance(exception, Forbidden) and request.method == "POST":
             mark_read_only(request)
         return render_api_error(request, exception)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every answer of the console: pages and fragments show an
+    organisation's volumes and backups, and a shared computer's browser cache must not keep them
+    (nor the Back button show them after sign-out). Static files never get here: WhiteNoise,
+    above this middleware, serves them with their own long-lived caching."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        patch_cache_control(response, no_store=True)
+        return response

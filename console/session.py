@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import rotate_token
 from django.utils.crypto import salted_hmac
 from django.utils.functional import SimpleLazyObject
+from django.views.decorators.debug import sensitive_variables
 
 from backups.api import ByCloudClient
 from backups.api.factory import client_for, forget_client
@@ -91,11 +93,13 @@ def load_console(request: HttpRequest) -> Console:
     )
 
 
+@sensitive_variables("credential")
 def start_session(
     request: HttpRequest, *, region: str, credential: StoredCredential, read_only: bool
 ) -> None:
-    """Sign in: a new session id (no fixation), the credential encrypted inside it."""
+    """Sign in: a new session id and CSRF token (no fixation), the credential encrypted inside."""
     request.session.cycle_key()
+    rotate_token(request)
     request.session[SESSION_KEY] = {
         "region": region,
         "credential": encrypt_credential(credential),
@@ -105,10 +109,14 @@ def start_session(
 
 
 def end_session(request: HttpRequest) -> None:
+    """Sign out: the session and its row go, the CSRF token changes."""
     console = getattr(request, "console", SIGNED_OUT)
     if isinstance(console, ConsoleSession):  # a lazy request.console passes as its contents
         forget_client(console.credential)
-    request.session.flush()
+    if request.session.session_key is not None:
+        # Only a session that exists is flushed: a visitor who had none gets no row.
+        request.session.flush()
+    rotate_token(request)
     request.console = SIGNED_OUT  # type: ignore[attr-defined]
 
 

@@ -2,89 +2,121 @@
 
 from __future__ import annotations
 
+import enum
+import math
+
 from django.conf import settings
 from django.contrib import messages
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from backups.api import ApiError, ApiUnavailable, Unauthorized
 from backups.api.factory import client_for
+from console import throttle
 from console.forms import SignInForm
 from console.navigation import safe_next_url
 from console.session import end_session, start_session
 
-
-def _throttle_key(request: HttpRequest) -> str:
-    return f"signin-failures:{request.META.get('REMOTE_ADDR', 'unknown')}"
-
-
-def _too_many_attempts(request: HttpRequest) -> bool:
-    return cache.get(_throttle_key(request), 0) >= settings.BYCLOUD_SIGNIN_ATTEMPTS
+SIGNED_OUT_NOTICE = "You are signed out."
+#: Sent with the sign-out answer: the browser drops what it kept of the signed-in pages.
+CLEAR_SITE_DATA = '"cache", "cookies", "storage"'
 
 
-def _count_failure(request: HttpRequest) -> None:
-    key = _throttle_key(request)
-    if cache.add(key, 1, timeout=settings.BYCLOUD_SIGNIN_WINDOW_SECONDS):
-        return
-    try:
-        cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, timeout=settings.BYCLOUD_SIGNIN_WINDOW_SECONDS)
+class Verdict(enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"  # ByCloud answered 401: a failed attempt
+    UNJUDGED = "unjudged"  # an outage, a timeout, a 5xx...: says nothing about the credential
 
 
-def _check_credential(form: SignInForm) -> str | None:
-    """One API call proves the credential; returns an error message for the form, or None."""
+@sensitive_variables("credential")
+def _check_credential(form: SignInForm) -> tuple[Verdict, str]:
+    """One API call proves the credential: the verdict, and the form's message when refused."""
     region = settings.BYCLOUD_REGIONS[form.cleaned_data["region"]]
-    client = client_for(region["url"], form.credential())
+    credential = form.credential()
+    client = client_for(region["url"], credential)
     try:
         client.list_volumes(limit=1)
     except Unauthorized:
         return (
-            f"ByCloud did not accept this {form.credential().kind.lower()}. Check it and try again."
+            Verdict.REJECTED,
+            f"ByCloud did not accept this {credential.kind.lower()}. Check it and try again.",
         )
     except ApiUnavailable as error:
-        return f"The region {region['label']} cannot be reached right now ({error.message})."
+        return (
+            Verdict.UNJUDGED,
+            f"The region {region['label']} cannot be reached right now ({error.message}).",
+        )
     except ApiError as error:
         suffix = f" (request ID {error.request_id})" if error.request_id else ""
-        return f"ByCloud could not check the credential: {error.message}{suffix}"
-    return None
+        return Verdict.UNJUDGED, f"ByCloud could not check the credential: {error.message}{suffix}"
+    return Verdict.ACCEPTED, ""
 
 
+def _wait_text(seconds: int) -> str:
+    if seconds < 90:
+        return f"{seconds} seconds"
+    return f"{math.ceil(seconds / 60)} minutes"
+
+
+@sensitive_post_parameters("access_token", "api_key_secret")
+@sensitive_variables("credential")
 @require_http_methods(["GET", "POST"])
 def signin(request: HttpRequest) -> HttpResponse:
     next_url = safe_next_url(request, request.POST.get("next") or request.GET.get("next"))
     if request.method == "GET" and request.console:
         return HttpResponseRedirect(next_url)
+    if request.method == "GET" and request.GET.get("signed_out"):
+        messages.info(request, SIGNED_OUT_NOTICE)  # shown and consumed by this very page
     form = SignInForm(request.POST or None)
     status = 200
+    retry_after = 0
     if request.method == "POST":
-        if _too_many_attempts(request):
-            form.add_error(None, "Too many failed sign-in attempts. Wait a few minutes and retry.")
-            status = 429
-        elif form.is_valid():
-            error = _check_credential(form)
-            if error is None:
-                start_session(
-                    request,
-                    region=form.cleaned_data["region"],
-                    credential=form.credential(),
-                    read_only=form.cleaned_data["read_only"],
+        status = 400
+        if form.is_valid():
+            credential = form.credential()
+            attempt = throttle.reserve(request, credential)
+            if attempt.refused:
+                retry_after = attempt.retry_after
+                form.add_error(
+                    None,
+                    f"Too many failed sign-in attempts. Try again in {_wait_text(retry_after)}.",
                 )
-                return HttpResponseRedirect(next_url)
-            _count_failure(request)
-            form.add_error(None, error)
-            status = 400
-        else:
-            status = 400
+                status = 429
+            else:
+                try:
+                    verdict, error = _check_credential(form)
+                except BaseException:
+                    attempt.release()
+                    raise
+                if verdict is Verdict.ACCEPTED:
+                    attempt.succeeded()
+                    start_session(
+                        request,
+                        region=form.cleaned_data["region"],
+                        credential=credential,
+                        read_only=form.cleaned_data["read_only"],
+                    )
+                    return HttpResponseRedirect(next_url)
+                if verdict is Verdict.REJECTED:
+                    attempt.failed()
+                else:
+                    attempt.release()
+                form.add_error(None, error)
     context = {"form": form, "next": next_url}
-    return TemplateResponse(request, "console/signin.html", context, status=status)
+    response = TemplateResponse(request, "console/signin.html", context, status=status)
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
+    """Sign out. The notice travels in the URL, not the session: a visitor who was not signed in
+    gets no session row, and the browser clears its cookies on this answer anyway."""
     end_session(request)
-    messages.info(request, "You are signed out.")
-    return HttpResponseRedirect(reverse("signin"))
+    response = HttpResponseRedirect(f"{reverse('signin')}?signed_out=1")
+    response["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response

@@ -12,12 +12,12 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING
 
 from backups import domain
-from console.decorators import writable_session_required
+from console.decorators import signin_required
 
 
 @require_GET
 @vary_on_headers("HX-Request")
-@writable_session_required
+@signin_required
 def volume_status(request: HttpRequest, volume_id: Any) -> HttpResponse:
     """A volume's status; polled while a restore runs.
 
