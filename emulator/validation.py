@@ -86,6 +86,18 @@ def _json_loads(value: bytes, **parameters: str) -> Any:
         raise ValueError("JSON nested too deeply") from None
 
 
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class _Key:
+    """All that the validation of a request without a body depends on."""
+
+    operation_id: str
+    query: Pairs
+    path: Pairs
+
+
 class _OpenAPIRequest:
     """A request as openapi-core reads one (its `Request` protocol).
 
@@ -96,13 +108,7 @@ class _OpenAPIRequest:
     """
 
     def __init__(
-        self,
-        server_url: str,
-        op: Operation,
-        query: tuple[tuple[str, str], ...],
-        path: tuple[tuple[str, str], ...],
-        content_type: str = "",
-        body: bytes | None = None,
+        self, server_url: str, op: Operation, key: _Key, content_type: str, body: bytes | None
     ) -> None:
         self.host_url = server_url
         self.path = self.path_pattern = op.template
@@ -110,10 +116,10 @@ class _OpenAPIRequest:
         self.content_type = content_type.lower()
         self.body = body
         self.parameters = RequestParameters(
-            query=ImmutableMultiDict(query),
+            query=ImmutableMultiDict(key.query),
             header=Headers(),
             cookie=ImmutableMultiDict(),
-            path=dict(path),
+            path=dict(key.path),
         )
 
 
@@ -176,11 +182,11 @@ class Contract:
             raw_body = request.get_data()
         except RequestEntityTooLarge:
             raise bad_request("Request body too large", f"At most {MAX_BODY_BYTES} bytes") from None
-        key = (operation_id, tuple(raw_query.items()), tuple(path.items()))
+        key = _Key(operation_id, tuple(raw_query.items()), tuple(path.items()))
         if raw_body:
-            result = self._unmarshal(*key, request.content_type or "", raw_body)
+            result = self._unmarshal(key, request.content_type or "", raw_body)
         else:
-            result = self._without_body(*key)
+            result = self._without_body(key)
         if result.errors:
             raise _api_error(_first(result.errors), op, path)
         body = _plain(result.body) if result.body is not None else {}
@@ -196,15 +202,10 @@ class Contract:
         )
 
     def _unmarshal(
-        self,
-        operation_id: str,
-        query: tuple[tuple[str, str], ...],
-        path: tuple[tuple[str, str], ...],
-        content_type: str = "",
-        body: bytes | None = None,
+        self, key: _Key, content_type: str = "", body: bytes | None = None
     ) -> RequestUnmarshalResult:
-        op = self.operations[operation_id]
-        request = _OpenAPIRequest(self.server_url, op, query, path, content_type, body)
+        op = self.operations[key.operation_id]
+        request = _OpenAPIRequest(self.server_url, op, key, content_type, body)
         return self.openapi.unmarshal_request(request)
 
 
