@@ -320,6 +320,23 @@ def test_a_crash_while_checking_the_credential_reports_no_secret(client, api):
     assert "very-secret-value" not in report
 
 
+# --- no caching of signed-in answers --------------------------------------------------------
+
+
+def test_signed_in_pages_and_fragments_are_not_stored(signed_in, api):
+    api.get(f"{VOLUMES}/{VOLUME_ID}", json={"volume": volume_json(id=VOLUME_ID)})
+    page = signed_in.get(f"/volumes/{VOLUME_ID}/status")
+    fragment = signed_in.get(f"/volumes/{VOLUME_ID}/status", headers={"HX-Request": "true"})
+    for response in (page, fragment):
+        assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.usefixtures("test_regions")
+def test_sign_in_and_error_pages_are_not_stored_either(client):
+    assert "no-store" in client.get("/signin")["Cache-Control"]
+    assert "no-store" in client.get("/no-such-page")["Cache-Control"]
+
+
 # --- read-only sessions ---------------------------------------------------------------------
 
 
