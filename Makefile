@@ -8,7 +8,7 @@ EMULATOR_PORT ?= 8001
 PORT ?= 8000
 export EMULATOR_PORT PORT
 
-.PHONY: run test emulator lint format bench bench-smoke chromium clean
+.PHONY: run test emulator lint format bench bench-smoke chromium clearsessions clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,10 @@ bench: $(STAMP)
 
 bench-smoke: $(STAMP)
 	$(PY) -m bench --smoke
+
+# Expired console sessions are deleted only by this (run it daily, e.g. from cron).
+clearsessions: $(STAMP)
+	$(PY) manage.py clearsessions
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache
