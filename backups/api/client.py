@@ -10,6 +10,10 @@ with exponential backoff and ``Retry-After`` honoured up to ``max_retry_after`` 
 ``Retry-After`` is not waited for (the typed error carries ``retry_after`` instead). Read
 timeouts are not retried (that would multiply a page's latency), and POST/PATCH/DELETE are never
 retried, whatever the failure.
+
+Long because every operation of the contract is one explicit, typed method here (its parameters
+checked before anything is sent), beside the single chokepoint they all go through; splitting the
+methods from the chokepoint would only scatter one protocol over several files.
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ shared/bycloud-api/openapi.yaml, ignores any other field and tolerates missing o
 A missing required field or a wrongly typed value raises ``KeyError``/``TypeError``/
 ``ValueError``; the client turns those into :class:`~backups.api.errors.UnexpectedResponse`.
 Models hold no reference to the client and load nothing lazily.
+
+Long because it holds one tolerant status enum and one frozen dataclass per resource of the
+contract, with the parsing helpers they share; each is short, and together they are the API's
+whole vocabulary in one place.
 """
 
 from __future__ import annotations
