@@ -15,7 +15,23 @@ of rows in flight):
   and an inert poller. Volume names come only from the cache (no extra call).
 - Detail: ``#backup-panel`` polls ``backup-status?known=<fingerprint>`` while transitional and
   is swapped whole (status, fields and actions change together): 204 unchanged, 200 changed,
-  286 when terminal or when the backup is gone (a "deleted" panel).
+  286 when terminal or when the backup is gone (a "deleted" panel). When the page showed a
+  message about the backup ("is being created"), the poll URL carries ``notice=1`` and the final
+  answer replaces ``#alerts`` (out of band) with the final state ("Backup X is available.").
+- Volume (restore): ``#volume-status`` polls ``volume-status?shown=<status>``; the final answer
+  (286) shows the outcome and a link to the volume's backups, and empties ``#alerts`` (the
+  "Restore of X started" message).
+- Failures: when a poll's API read fails (other than 401), the page keeps what it shows and
+  ``#poll-note`` (``backup_list.html#poll-note``) says so with the request ID and when the next
+  try comes. That note carries the next poller, ``attempt=<n>`` in its URL and
+  ``hx-trigger="every <ms>"`` where the wait doubles from the poll interval per failure up to
+  ``POLL_BACKOFF_CAP_MS`` and is never less than the error's ``retry_after``. The list answers
+  200 with an inert ``#backup-poller`` and the note (out of band); the panel and the volume box
+  answer 286 (their own polling stops) with ``HX-Reswap: none`` and the note. The first answer
+  after a failure (``attempt`` > 0) is never 204: it brings back the normal poller and an empty
+  note. Failed reads are shared between tabs like answers (``backups.shared_reads``).
+- Every answer that came from ByCloud carries ``HX-Trigger: api-answered``: static/js/console.js
+  then removes alerts of failed reads (``#alerts [data-failed-read]``), never those of a change.
 """
 
 from __future__ import annotations
@@ -36,8 +52,9 @@ from django.urls import get_script_prefix, reverse
 from django.utils.safestring import SafeString, mark_safe
 
 from backups import domain
-from backups.api import Backup, Page
+from backups.api import ApiError, ApiTimeout, ApiUnavailable, Backup, Page
 from backups.list_query import PAGE_SIZE, ListQuery
+from backups.shared_reads import MAX_RETRY_AFTER_SECONDS
 from backups.templatetags.backup_tags import gb, status_badge, timestamp
 from backups.volume_names import VolumeDirectory
 
@@ -291,3 +308,80 @@ def actions_for(backup: Backup, read_only: bool) -> list[Action]:
             _unless_read_only(read_only, domain.delete_blocker(backup)),
         ),
     ]
+
+
+# --- polls that fail: back off, honour Retry-After, say so in the page -------------------------
+
+#: The longest a failing poll waits before trying again, unless the API asks for longer.
+POLL_BACKOFF_CAP_MS = 60_000
+#: The htmx event (``HX-Trigger``) of a poll or fragment that got its answer from ByCloud:
+#: static/js/console.js removes alerts of failed reads from ``#alerts`` when it fires.
+API_ANSWERED_EVENT = "api-answered"
+_MAX_ATTEMPT = 30
+
+
+def poll_attempt(request: HttpRequest) -> int:
+    """How many polls in a row have failed before this one (``attempt`` in the poll URL)."""
+    raw = request.GET.get("attempt", "")
+    return min(int(raw), _MAX_ATTEMPT) if raw.isascii() and raw.isdigit() else 0
+
+
+def backoff_ms(attempt: int, error: ApiError) -> int:
+    """The wait before the next poll after ``attempt`` failures in a row: the poll interval
+    doubled per failure up to ``POLL_BACKOFF_CAP_MS``, and never less than the API's
+    ``retry_after`` (itself capped at ``MAX_RETRY_AFTER_SECONDS``)."""
+    wait = min(POLL_BACKOFF_CAP_MS, poll_ms() * 2 ** min(attempt, 16))
+    if error.retry_after:
+        asked = min(float(error.retry_after), float(MAX_RETRY_AFTER_SECONDS))
+        wait = max(wait, math.ceil(asked * 1000))
+    return wait
+
+
+def with_attempt(request: HttpRequest, attempt: int) -> str:
+    """This poll's URL with ``attempt`` set (dropped at 0)."""
+    params = request.GET.copy()
+    params.pop("attempt", None)
+    if attempt:
+        params["attempt"] = str(attempt)
+    query = params.urlencode()
+    return f"{request.path}?{query}" if query else request.path
+
+
+@dataclass(frozen=True)
+class PollFailure:
+    """A poll whose API read failed: what the page says and when the next poll goes.
+
+    The note (``backup_list.html#poll-note``) replaces ``#poll-note`` and carries the poller
+    for the next try (``hx-trigger="every <next_ms>ms"``, ``hx-get`` with ``attempt`` + 1);
+    ``target``/``swap`` say where that poll's answer goes (the list: out-of-band swaps only).
+    """
+
+    error: ApiError
+    attempt: int
+    retry_url: str
+    target: str = ""
+    swap: str = "none"
+
+    @classmethod
+    def of(
+        cls, request: HttpRequest, error: ApiError, *, target: str = "", swap: str = "none"
+    ) -> PollFailure:
+        attempt = poll_attempt(request) + 1
+        return cls(error, attempt, with_attempt(request, attempt), target, swap)
+
+    @property
+    def next_ms(self) -> int:
+        return backoff_ms(self.attempt, self.error)
+
+    @property
+    def next_seconds(self) -> int:
+        return max(1, round(self.next_ms / 1000))
+
+    @property
+    def title(self) -> str:
+        if isinstance(self.error, ApiUnavailable) and not isinstance(self.error, ApiTimeout):
+            return "ByCloud is not answering"
+        return self.error.title
+
+    def context(self) -> dict[str, Any]:
+        return {"failure": self, "note_oob": True}

@@ -13,12 +13,19 @@ An answer is never older than what the tab already shows: each read says when it
 asked for (`as_of`), and a poll passes the `as_of` of its page as `not_before`.
 Only polls use this: page views and everything before a change always ask the API.
 
+A read that fails with an API error is shared the same way (except a 401, which every tab must
+see to sign out): the error is kept for the sharing time, or for the ``retry_after`` the API
+asked for if longer (capped at ``MAX_RETRY_AFTER_SECONDS``), and every poll of the credential in
+that time gets the same error without asking. So five tabs of an operator under a 503 or a 429
+cost about the API calls of one tab (each tab also backs off: see ``backups.presenters``).
+
 The "polls" cache is per process by default (no write to the shared database on every poll);
 with REDIS_URL it is shared by every instance.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import zlib
@@ -30,7 +37,11 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 
+from backups.api import ApiError, Unauthorized
+
 T = TypeVar("T")
+#: The longest a failed read is shared (and a poll waits) whatever ``Retry-After`` says.
+MAX_RETRY_AFTER_SECONDS = 300
 _LOCK_STRIPES = tuple(threading.Lock() for _ in range(64))
 
 
@@ -40,6 +51,20 @@ class Read(Generic[T]):
 
     answer: T
     as_of: float
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed read, shared until ``until`` (Unix time)."""
+
+    error: ApiError
+    as_of: float
+    until: float
+
+
+def failure_seconds(error: ApiError, share_seconds: float) -> float:
+    """How long a failed read is shared: the sharing time, or the API's ``retry_after``."""
+    return min(float(MAX_RETRY_AFTER_SECONDS), max(share_seconds, error.retry_after or 0.0))
 
 
 def read_now(fetch: Callable[[], T]) -> Read[T]:
@@ -67,19 +92,36 @@ def shared_read(
             entry is not None and entry.as_of >= not_before and time.time() - entry.as_of < max_age
         )
 
-    entry: Read[T] | None = cache.get(key)
-    if usable(entry, seconds):
-        return entry  # type: ignore[return-value]
+    def fresh(entry: object) -> Read[T] | None:
+        """The entry's answer if usable; raises a shared failure still in force."""
+        if isinstance(entry, Failure):
+            if entry.as_of >= not_before and time.time() < entry.until:
+                raise entry.error
+            return None
+        return entry if usable(entry, seconds) else None  # type: ignore[arg-type]
+
+    entry = cache.get(key)
+    answer = fresh(entry)
+    if answer is not None:
+        return answer
     lock = _lock_for(key)
-    stale_ok = usable(entry, 2 * seconds)
+    stale_ok = not isinstance(entry, Failure) and usable(entry, 2 * seconds)
     if not lock.acquire(blocking=not stale_ok):
         return entry  # type: ignore[return-value]  # being refreshed: a moment old will do
     try:
-        entry = cache.get(key)
-        if usable(entry, seconds):
-            return entry  # type: ignore[return-value]
-        fresh = read_now(fetch)
-        cache.set(key, fresh, timeout=2 * seconds)
-        return fresh
+        answer = fresh(cache.get(key))
+        if answer is not None:
+            return answer
+        as_of = time.time()
+        try:
+            result = Read(fetch(), as_of)
+        except Unauthorized:
+            raise
+        except ApiError as error:
+            shared = failure_seconds(error, seconds)
+            cache.set(key, Failure(error, as_of, as_of + shared), timeout=math.ceil(shared) + 1)
+            raise
+        cache.set(key, result, timeout=2 * seconds)
+        return result
     finally:
         lock.release()

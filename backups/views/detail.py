@@ -8,16 +8,25 @@ from typing import Any
 from urllib.parse import urlencode
 from uuid import UUID
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HTMX_STOP_POLLING
+from django_htmx.http import HTMX_STOP_POLLING, reswap, trigger_client_event
 
 from backups import domain
-from backups.api import Backup, NotFound
-from backups.presenters import actions_for, as_of_from, panel_fingerprint, poll_ms
+from backups.api import ApiError, Backup, BackupStatus, NotFound, Unauthorized
+from backups.presenters import (
+    API_ANSWERED_EVENT,
+    PollFailure,
+    actions_for,
+    as_of_from,
+    panel_fingerprint,
+    poll_attempt,
+    poll_ms,
+)
 from backups.shared_reads import shared_read
 from backups.volume_names import VolumeDirectory, cached_volume_directory, call_with_volumes
 from console.decorators import signin_required
@@ -27,9 +36,19 @@ CHAIN_FETCH_LIMIT = 1000
 
 
 def _panel_context(
-    request: HttpRequest, backup: Backup, directory: VolumeDirectory, as_of: float
+    request: HttpRequest,
+    backup: Backup,
+    directory: VolumeDirectory,
+    as_of: float,
+    *,
+    notice: bool = False,
 ) -> dict[str, Any]:
+    """``notice``: the page shows a message about this backup ("is being created") that the
+    final poll replaces with the final state (``notice=1`` in the poll URL)."""
     read_only = request.console.read_only
+    poll_query = {"known": panel_fingerprint(backup), "as_of": f"{as_of:.3f}"}
+    if notice:
+        poll_query["notice"] = "1"
     return {
         "backup": backup,
         "volume_name": directory.label(backup.volume_id),
@@ -40,8 +59,7 @@ def _panel_context(
         "read_only": read_only,
         "polling": backup.is_transitional,
         "poll_ms": poll_ms(),
-        "poll_url": f"{reverse('backup-status', args=[backup.id])}?"
-        + urlencode({"known": panel_fingerprint(backup), "as_of": f"{as_of:.3f}"}),
+        "poll_url": f"{reverse('backup-status', args=[backup.id])}?{urlencode(poll_query)}",
     }
 
 
@@ -69,7 +87,10 @@ def backup_detail(request: HttpRequest, backup_id: UUID) -> HttpResponse:
 
     # The volume's name (cached, else one call) and the chain (one call) run in parallel.
     siblings, directory = call_with_volumes(request, client, chain, lambda _: [backup.volume_id])
-    context = _panel_context(request, backup, directory, as_of)
+    # A message shown above a backup in flight (``len`` does not consume it) is replaced with
+    # the final state by the poll that sees it.
+    notice = backup.is_transitional and len(messages.get_messages(request)) > 0
+    context = _panel_context(request, backup, directory, as_of, notice=notice)
     dependants, dependants_exact = domain.incremental_dependants(backup, siblings)
     context.update(
         parent=domain.incremental_parent(backup, siblings),
@@ -88,6 +109,8 @@ def backup_status(request: HttpRequest, backup_id: UUID) -> HttpResponse:
     if not request.htmx:
         return HttpResponseRedirect(reverse("backup-detail", args=[backup_id]))
     template = "backups/backup_detail.html#backup-panel"
+    notice = request.GET.get("notice") == "1"
+    recovering = poll_attempt(request) > 0  # the note of the failed poll must go
     try:
         read = shared_read(
             request,
@@ -97,13 +120,46 @@ def backup_status(request: HttpRequest, backup_id: UUID) -> HttpResponse:
         )
     except NotFound:
         context = {"gone": True, "backup_id": str(backup_id), "announce": "Backup deleted."}
-        return TemplateResponse(request, template, context, status=HTMX_STOP_POLLING)
+        if notice:
+            context["final_notice"] = ("info", "This backup no longer exists: it was deleted.")
+        response = TemplateResponse(request, template, context, status=HTMX_STOP_POLLING)
+        return trigger_client_event(response, API_ANSWERED_EVENT)
+    except Unauthorized:
+        raise  # back to sign-in (the middleware)
+    except ApiError as error:
+        # The panel stays; its polling stops (286) and the note carries a later poll.
+        failure = PollFailure.of(request, error, target="#backup-panel", swap="outerHTML")
+        response = TemplateResponse(
+            request,
+            "backups/backup_list.html#poll-note",
+            failure.context(),
+            status=HTMX_STOP_POLLING,
+        )
+        return reswap(response, "none")
     backup = read.answer
     changed = request.GET.get("known", "") != panel_fingerprint(backup)
-    if backup.is_transitional and not changed:
-        return HttpResponse(status=204)
-    context = _panel_context(request, backup, cached_volume_directory(request), read.as_of)
+    if backup.is_transitional and not changed and not recovering:
+        return trigger_client_event(HttpResponse(status=204), API_ANSWERED_EVENT)
+    context = _panel_context(
+        request, backup, cached_volume_directory(request), read.as_of, notice=notice
+    )
     if changed:
         context["announce"] = f"Status: {backup.status.label}."
+    if notice and not backup.is_transitional:
+        context["final_notice"] = final_notice(backup)
     status = 200 if backup.is_transitional else HTMX_STOP_POLLING
-    return TemplateResponse(request, template, context, status=status)
+    response = TemplateResponse(request, template, context, status=status)
+    return trigger_client_event(response, API_ANSWERED_EVENT)
+
+
+def final_notice(backup: Backup) -> tuple[str, str]:
+    """What replaces "Backup X is being created" once the backup is no longer in flight:
+    the alert's level and its sentence."""
+    name, reason = backup.display_name, backup.fail_reason or "ByCloud gave no reason."
+    if backup.status is BackupStatus.AVAILABLE:
+        return "success", f"Backup {name} is available."
+    if backup.status is BackupStatus.ERROR:
+        return "error", f"Backup {name} failed: {reason}"
+    if backup.status is BackupStatus.ERROR_DELETING:
+        return "error", f"Backup {name} could not be deleted: {reason}"
+    return "info", f"Backup {name} is now {backup.status.label.lower()}."

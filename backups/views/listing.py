@@ -8,10 +8,20 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HTMX_STOP_POLLING, push_url
+from django_htmx.http import HTMX_STOP_POLLING, push_url, trigger_client_event
 
+from backups.api import ApiError, Unauthorized
 from backups.list_query import ListQuery
-from backups.presenters import ListState, PollDiff, as_of_from, parse_known, rows_for
+from backups.presenters import (
+    API_ANSWERED_EVENT,
+    ListState,
+    PollDiff,
+    PollFailure,
+    as_of_from,
+    parse_known,
+    poll_attempt,
+    rows_for,
+)
 from backups.shared_reads import shared_read
 from backups.volume_names import cached_volume_directory, list_page_with_volumes
 from console.decorators import signin_required
@@ -29,6 +39,7 @@ def backup_list(request: HttpRequest) -> HttpResponse:
     context = state.context()
     if request.htmx and not request.htmx.history_restore_request:
         response = TemplateResponse(request, "backups/backup_list.html#backup-table", context)
+        trigger_client_event(response, API_ANSWERED_EVENT)  # an alert of a failed read is stale
         # The address bar gets the query of the applied filters, not the form's raw fields:
         # no empty ``status=&volume=``, no ignored value.
         return push_url(response, query.list_url())
@@ -47,16 +58,29 @@ def backup_list_status(request: HttpRequest) -> HttpResponse:
     known = parse_known(request.GET.get("known", ""))
     known_total = request.GET.get("total", "")
     params = query.api_params()
-    read = shared_read(
-        request,
-        f"backups:{sorted(params.items())!r}",
-        lambda: request.console.client().list_backups(**params),
-        not_before=as_of_from(request),
-    )
+    try:
+        read = shared_read(
+            request,
+            f"backups:{sorted(params.items())!r}",
+            lambda: request.console.client().list_backups(**params),
+            not_before=as_of_from(request),
+        )
+    except Unauthorized:
+        raise  # back to sign-in (the middleware)
+    except ApiError as error:
+        # The table stays as it is; a note says why, and the next poll comes later.
+        failure = PollFailure.of(request, error)
+        return TemplateResponse(request, "backups/backup_list_status.html", failure.context())
     page = read.answer
     diff = PollDiff.between(known, known_total, page)
-    if diff.nothing_changed and any(backup.is_transitional for backup in page.items):
-        return HttpResponse(status=204)  # before any other work: most polls end here
+    recovering = poll_attempt(request) > 0  # the note of the failed poll must go
+    if (
+        diff.nothing_changed
+        and not recovering
+        and any(backup.is_transitional for backup in page.items)
+    ):
+        # Before any other work: most polls end here.
+        return trigger_client_event(HttpResponse(status=204), API_ANSWERED_EVENT)
     rows = rows_for(page.items, cached_volume_directory(request))
     state = ListState(query, rows, page.total, page.next_marker, read.as_of)
     changed = [row for row in state.rows if row.backup.id.lower() in diff.changed]
@@ -72,6 +96,8 @@ def backup_list_status(request: HttpRequest) -> HttpResponse:
         gone=diff.gone,
         count_changed=diff.count_changed,
         announcements=announcements,
+        recovering=recovering,
     )
     status = 200 if state.polling else HTMX_STOP_POLLING
-    return TemplateResponse(request, "backups/backup_list_status.html", context, status=status)
+    response = TemplateResponse(request, "backups/backup_list_status.html", context, status=status)
+    return trigger_client_event(response, API_ANSWERED_EVENT)

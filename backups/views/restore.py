@@ -15,6 +15,7 @@ from backups import domain
 from backups.alerts import make_alert
 from backups.api import ApiError, BadRequest, ByCloudClient, Conflict, NotFound, Unauthorized
 from backups.forms import TARGET_EXISTING, RestoreForm, is_uuid
+from backups.views.volumes import volume_context
 from console.decorators import writable_session_required
 
 RESTORE_VOLUME_LIMIT = 1000
@@ -82,8 +83,8 @@ def _restore_started(
         "poll_seconds": settings.BYCLOUD_POLL_SECONDS,
     }
     try:
-        context["volume"] = volume = client.get_volume(volume_id)
-        context["watching"] = volume.status in domain.RESTORE_WATCHED
+        # While it runs: polled; once over: the outcome and a link to the volume's backups.
+        context.update(volume_context(client.get_volume(volume_id)))
     except Unauthorized:
         raise
     except ApiError as error:

@@ -112,3 +112,16 @@
     syncRestoreTarget(event.target);
   });
 })();
+
+// Alerts of failed reads: once ByCloud answers a poll or a fragment again (the server says so
+// with the "api-answered" event, HX-Trigger), the "cannot be reached" alert of an earlier
+// failed read is stale and goes. Alerts about a change (a POST) stay. Without JavaScript there
+// is no such alert: a full page shows the current state.
+(function () {
+  "use strict";
+  document.addEventListener("api-answered", function () {
+    document.querySelectorAll("#alerts [data-failed-read]").forEach(function (alert) {
+      alert.remove();
+    });
+  });
+})();
