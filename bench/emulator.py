@@ -26,6 +26,9 @@ class Emulator:
 
     # control --------------------------------------------------------------------------------
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        # A change is sent as JSON ({} without a body): the control endpoint refuses anything else.
+        if body is None and method != "GET":
+            body = {}
         response = self.control.request(
             method, f"{self.url}/_emulator/{path}", json=body, timeout=120
         )

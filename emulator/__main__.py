@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     EmulatorApp(args.db, reset=args.reset).close()
 
     def load_app() -> EmulatorApp:  # in the worker process
-        return EmulatorApp(args.db, speed=args.speed, rate_limit=args.rate_limit)
+        return EmulatorApp(args.db, speed=args.speed, rate_limit=args.rate_limit, hosts=[args.host])
 
     return GunicornServer(load_app, args.host, args.port, quiet=args.quiet).serve()
 

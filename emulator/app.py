@@ -6,10 +6,13 @@ contract file (contract/openapi.yaml), whose schemas also validate each request 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import random
 import re
+import socket
+import struct
 import threading
 import time
 import traceback
@@ -34,6 +37,12 @@ from emulator.validation import EmulatorRequest, load_contract
 log = logging.getLogger("emulator")
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+#: Set in the WSGI environ by the reset_after_send fault: drop the connection after the answer
+#: is made (the operation committed), instead of sending it.
+RESET_KEY = "emulator.reset_after_send"
+#: Where each server puts the client socket: gunicorn (gthread) and our cheroot gateway
+#: (emulator.server).
+SOCKET_KEYS = ("gunicorn.socket", "emulator.socket")
 
 StartResponse = Callable[..., Any]
 
@@ -68,6 +77,7 @@ class EmulatorApp:
         speed: float = 1.0,
         rate_limit: int = 10000,
         reset: bool = False,
+        hosts: Iterable[str] = (),
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
@@ -79,6 +89,8 @@ class EmulatorApp:
         self.rate = RateLimiter(rate_limit)
         self.stats = Stats()
         self.faults = Faults()
+        #: Host names the control endpoint answers for besides loopback ones (the --host).
+        self.control_hosts = frozenset(h.lower() for h in hosts if h)
         self.contract = load_contract()
         missing = set(self.contract.operations) ^ set(views.OPERATIONS)
         if missing:
@@ -153,6 +165,8 @@ class EmulatorApp:
     # WSGI ---------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         response = self.respond(EmulatorRequest(environ))
+        if environ.get(RESET_KEY):
+            _drop_connection(environ)
         return response(environ, start_response)
 
     def respond(self, req: Request) -> Response:
@@ -234,6 +248,8 @@ class EmulatorApp:
         faults = self.faults
         if not faults.applies(req.method, req.path):
             return
+        if faults.reset_after_send:
+            req.environ[RESET_KEY] = True
         if faults.hang_seconds > 0:
             time.sleep(faults.hang_seconds)
         if faults.latency_ms > 0:
@@ -248,11 +264,71 @@ class EmulatorApp:
             )
 
     def _control(self, req: Request) -> tuple[int, dict[str, Any]]:
+        self._guard_control(req)
         handler, params, allowed = _match(self.control, req)
         if handler is None:
             _raise_unrouted(req, allowed)
         result: tuple[int, dict[str, Any]] = handler(self, req, **params)
         return result
+
+    def _guard_control(self, req: Request) -> None:
+        """The control endpoint changes everything without auth, so only a local program may
+        call it: a loopback (or the configured) Host, no foreign Origin, and a JSON content type
+        on changes, which a cross-site form can't send (and a cross-site fetch can't either
+        without a CORS preflight, which is never granted)."""
+        host = _hostname(req.host)
+        if not (_is_loopback(host) or host in self.control_hosts):
+            raise ApiError(
+                403,
+                "Forbidden host",
+                f"The control endpoint answers only for a loopback host; got Host '{host[:80]}'",
+            )
+        origin = req.headers.get("Origin")
+        if origin is not None and origin != f"{req.scheme}://{req.host}":
+            raise ApiError(
+                403,
+                "Cross-origin control request refused",
+                f"Origin '{origin[:80]}' is not this emulator's; call it from a local program",
+            )
+        if req.method not in SAFE_METHODS and req.mimetype != "application/json":
+            raise ApiError(
+                415,
+                "Unsupported media type",
+                "Control requests that change something need Content-Type: application/json "
+                "(the body may be empty or {})",
+            )
+
+
+def _hostname(host: str) -> str:
+    """The name or address of a Host header, without the port (IPv6 without brackets)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _drop_connection(environ: dict[str, Any]) -> None:
+    """Reset the client's connection without an answer (the reset_after_send fault): linger 0
+    and shut the socket down, so the server's write of the answer fails and its close sends an
+    RST. The client sees the connection end (RemoteDisconnected or ConnectionResetError)."""
+    sock = next((environ[key] for key in SOCKET_KEYS if key in environ), None)
+    if not isinstance(sock, socket.socket):
+        log.warning("reset_after_send: this server does not expose the client socket")
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
 
 
 def _match(url_map: Map, req: Request) -> tuple[Any, dict[str, Any], tuple[str, ...]]:

@@ -105,6 +105,9 @@ def set_faults(app: EmulatorApp, req: Request) -> Response:
     prefix = body.get("path_prefix")
     if prefix is not None and not isinstance(prefix, str):
         raise bad_request("Invalid control request", "'path_prefix' must be a string")
+    reset_after_send = body.get("reset_after_send", False)
+    if not isinstance(reset_after_send, bool):
+        raise bad_request("Invalid control request", "'reset_after_send' must be true or false")
     app.faults = Faults(
         latency_ms=_number(body, "latency_ms", 0, integer=True),
         error_rate=float(_number(body, "error_rate", 0.0, high=1)),
@@ -113,6 +116,7 @@ def set_faults(app: EmulatorApp, req: Request) -> Response:
         methods=[m.upper() for m in methods] if methods is not None else None,
         path_prefix=prefix,
         fail_operations=_number(body, "fail_operations", 0, integer=True),
+        reset_after_send=reset_after_send,
     )
     return 200, {"faults": app.faults.as_dict()}
 

@@ -20,6 +20,8 @@ class Faults:
     methods: list[str] | None = None
     path_prefix: str | None = None
     fail_operations: int = 0
+    #: Perform the operation (commit it), then drop the connection without an answer.
+    reset_after_send: bool = False
 
     def applies(self, method: str, path: str) -> bool:
         if not path.startswith("/v1/"):

@@ -33,6 +33,16 @@ def display_url(host: str, port: int) -> str:
 
 
 # In a thread, for tests ------------------------------------------------------------------------
+class _SocketGateway(wsgi.Gateway_10):
+    """cheroot's WSGI 1.0 gateway, with the client socket in the environ (as gunicorn does):
+    the reset_after_send fault needs it."""
+
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        environ["emulator.socket"] = self.req.conn.socket
+        return environ
+
+
 @dataclass
 class RunningServer:
     url: str
@@ -54,6 +64,7 @@ def start_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Running
         timeout=KEEPALIVE_SECONDS,
         shutdown_timeout=1,
     )
+    server.gateway = _SocketGateway
     server.expiration_interval = 0.05  # how often the loop looks up: stop() returns that fast
     server.prepare()  # binds: the real port is known from here on
     thread = threading.Thread(target=server.serve, name="emulator-server", daemon=True)

@@ -102,7 +102,10 @@ class _EmulatorBase:
         return self.client("anonymous")
 
     def control(self, method: str, path: str, json: Any = None) -> dict[str, Any]:
-        """Call /_emulator/<path>; asserts a 200 and returns the JSON body."""
+        """Call /_emulator/<path>; asserts a 200 and returns the JSON body. Changes are sent as
+        JSON (``{}`` without a body): the control endpoint refuses anything else."""
+        if json is None and method.upper() != "GET":
+            json = {}
         response = requests.request(
             method, f"{self.url}/_emulator/{path.lstrip('/')}", json=json, timeout=30
         )

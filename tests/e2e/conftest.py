@@ -115,7 +115,12 @@ def faults(emulator_url: str) -> Iterator[Callable[..., dict]]:
     try:
         yield set_faults
     finally:
-        request = urllib.request.Request(emulator_url + "/_emulator/faults", method="DELETE")
+        request = urllib.request.Request(
+            emulator_url + "/_emulator/faults",
+            data=b"{}",
+            headers={"Content-Type": "application/json"},
+            method="DELETE",
+        )
         urllib.request.urlopen(request, timeout=10).close()
 
 

@@ -154,19 +154,21 @@ def test_attach_and_detach(emulator):
     assert body["volume"]["attachments"][0]["instance_id"] == instance
     response = emulator.demo.post("/v1/backups", json={"volume_id": seed.VOLUME_CACHE})
     assert_error(response, 409, "Volume is not in a state that allows backup")
-    again = requests.post(f"{emulator.url}/_emulator/volumes/{seed.VOLUME_CACHE}/attach", timeout=5)
+    again = requests.post(
+        f"{emulator.url}/_emulator/volumes/{seed.VOLUME_CACHE}/attach", json={}, timeout=5
+    )
     assert_error(again, 409)
     body = emulator.control("POST", f"volumes/{seed.VOLUME_CACHE}/detach")
     assert body["volume"]["status"] == "available" and body["volume"]["attachments"] == []
     detach = requests.post(
-        f"{emulator.url}/_emulator/volumes/{seed.VOLUME_CACHE}/detach", timeout=5
+        f"{emulator.url}/_emulator/volumes/{seed.VOLUME_CACHE}/detach", json={}, timeout=5
     )
     assert_error(detach, 409)
     broken = requests.post(
-        f"{emulator.url}/_emulator/volumes/{seed.VOLUME_BROKEN}/attach", timeout=5
+        f"{emulator.url}/_emulator/volumes/{seed.VOLUME_BROKEN}/attach", json={}, timeout=5
     )
     assert_error(broken, 409)
-    unknown = requests.post(f"{emulator.url}/_emulator/volumes/nope/attach", timeout=5)
+    unknown = requests.post(f"{emulator.url}/_emulator/volumes/nope/attach", json={}, timeout=5)
     assert_error(unknown, 404)
 
 
