@@ -37,7 +37,7 @@ class _SocketGateway(wsgi.Gateway_10):
     """cheroot's WSGI 1.0 gateway, with the client socket in the environ (as gunicorn does):
     the reset_after_send fault needs it."""
 
-    def get_environ(self) -> dict[str, Any]:
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # cheroot stubs: None
         environ: dict[str, Any] = super().get_environ()
         environ["emulator.socket"] = self.req.conn.socket
         return environ
