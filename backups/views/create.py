@@ -11,6 +11,7 @@ backup (``backups.idempotency``). A 401 is left to the middleware (back to sign-
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -76,6 +77,11 @@ def render_create(
         "poll_seconds": settings.BYCLOUD_POLL_SECONDS,
     }
     return TemplateResponse(request, "backups/backup_create.html", context, status=status)
+
+
+#: A metadata row's number in ``remove_metadata_<n>``: ASCII digits only (``str.isdigit()``
+#: also accepts "²", which ``int()`` refuses), and short.
+_ROW_NUMBER = re.compile(r"[0-9]{1,4}")
 
 
 def parse_action(value: str) -> tuple[str, str]:
@@ -193,7 +199,8 @@ def _create_post(request: HttpRequest) -> HttpResponse:
     editor = MetadataFormSet.from_post(request.POST)
     if action != "create":
         # A helper button: the rows come back as typed (renumbered), not yet checked.
-        remove = int(argument) if action == "remove_metadata" and argument.isdigit() else None
+        number = _ROW_NUMBER.fullmatch(argument) if action == "remove_metadata" else None
+        remove = int(number.group()) if number else None
         editor = editor.edited(add=action == "add_metadata", remove=remove)
     if action in {"add_metadata", "remove_metadata"} and request.htmx:
         # Just the editor: no API call is needed to add or remove a row.
