@@ -98,7 +98,8 @@ def shared_read(
             if entry.as_of >= not_before and time.time() < entry.until:
                 raise entry.error
             return None
-        return entry if usable(entry, seconds) else None  # type: ignore[arg-type]
+        read = entry if isinstance(entry, Read) else None
+        return read if usable(read, seconds) else None
 
     entry = cache.get(key)
     answer = fresh(entry)
