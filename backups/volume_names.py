@@ -16,6 +16,7 @@ by a shortened id.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -181,12 +182,14 @@ def call_with_volumes(
 
     On a cache miss ``call`` and ``list_volumes`` run in parallel (one round trip). Only the
     API calls run in worker threads; the cache is read and written in the request's thread.
+    Each runs in a copy of the request's context, so the page's deadline
+    (``backups.api.deadline``, a context variable) applies in the worker threads too.
     """
     directory = cached_directory(request)
     if directory is None:
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="bycloud-api") as pool:
-            volumes_future = pool.submit(_fetch_or_none, client)
-            result_future = pool.submit(call)
+            volumes_future = pool.submit(contextvars.copy_context().run, _fetch_or_none, client)
+            result_future = pool.submit(contextvars.copy_context().run, call)
             result = result_future.result()
             directory = volumes_future.result()
     else:

@@ -9,6 +9,7 @@ retargeted to the page's alert area.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 
 from django.contrib import messages
@@ -17,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.utils.cache import patch_cache_control
 from django_htmx.http import reswap, retarget
 
-from backups.api import ApiError, Forbidden, RateLimited, Unauthorized
+from backups.api import ApiError, Forbidden, Unauthorized
 from console.navigation import redirect_to_signin
 from console.session import end_session, mark_read_only
 
@@ -41,8 +42,8 @@ def render_api_error(request: HttpRequest, error: ApiError) -> HttpResponse:
     response = TemplateResponse(
         request, "errors/api_error.html", context, status=error.console_status
     )
-    if isinstance(error, RateLimited) and error.retry_after:
-        response["Retry-After"] = str(int(error.retry_after))
+    if error.retry_after:  # RateLimited, TooManyInFlight, CircuitOpen
+        response["Retry-After"] = str(math.ceil(error.retry_after))
     return response
 
 

@@ -5,16 +5,20 @@ Import from here; :mod:`backups.api.factory` (Django-aware) is imported explicit
 
 from .client import ApiKey, BearerToken, ByCloudClient, Credential
 from .errors import (
+    ApiConnectionLost,
     ApiError,
     ApiTimeout,
     ApiUnavailable,
     BadRequest,
+    CircuitOpen,
     Conflict,
+    DeadlineExceeded,
     Forbidden,
     NotFound,
     NotSupported,
     RateLimited,
     ServerError,
+    TooManyInFlight,
     Unauthorized,
     UnexpectedResponse,
     Unprocessable,
@@ -33,6 +37,7 @@ from .models import (
 )
 
 __all__ = [
+    "ApiConnectionLost",
     "ApiError",
     "ApiKey",
     "ApiTimeout",
@@ -43,8 +48,10 @@ __all__ = [
     "BadRequest",
     "BearerToken",
     "ByCloudClient",
+    "CircuitOpen",
     "Conflict",
     "Credential",
+    "DeadlineExceeded",
     "Forbidden",
     "NotFound",
     "NotSupported",
@@ -55,6 +62,7 @@ __all__ = [
     "ServerError",
     "Snapshot",
     "SnapshotStatus",
+    "TooManyInFlight",
     "Unauthorized",
     "UnexpectedResponse",
     "Unprocessable",

@@ -11,6 +11,12 @@ with exponential backoff and ``Retry-After`` honoured up to ``max_retry_after`` 
 timeouts are not retried (that would multiply a page's latency), and POST/PATCH/DELETE are never
 retried, whatever the failure.
 
+Inside a ``backups.api.deadline.deadline()`` block each attempt's timeouts are cut to the time
+left, no retry starts that the budget cannot wait for, and a call with no time left is not sent
+(``DeadlineExceeded``). A client built by :mod:`backups.api.factory` also passes through a
+bulkhead (calls in flight per credential and per process) and its region's circuit breaker
+(:mod:`backups.api.limits`); both refuse at once rather than queue.
+
 Long because every operation of the contract is one explicit, typed method here (its parameters
 checked before anything is sent), beside the single chokepoint they all go through; splitting the
 methods from the chokepoint would only scatter one protocol over several files.
@@ -26,7 +32,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from http.client import IncompleteRead, RemoteDisconnected
 from importlib import metadata as importlib_metadata
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -38,22 +46,28 @@ from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
     NewConnectionError,
+    ProtocolError,
     ReadTimeoutError,
     ResponseError,
 )
 from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout as Urllib3Timeout
 
+from . import deadline as page_deadline
 from .errors import (
+    ApiConnectionLost,
     ApiError,
     ApiTimeout,
     ApiUnavailable,
+    DeadlineExceeded,
     NotFound,
     NotSupported,
     UnexpectedResponse,
     error_class_for_status,
     parse_retry_after,
 )
+from .limits import BulkheadSlot, CircuitBreaker
 from .models import Backup, Page, RateLimit, RestoreResult, Snapshot, Volume
 
 __all__ = ["ApiKey", "BearerToken", "ByCloudClient", "Credential"]
@@ -201,7 +215,34 @@ class CappedRetry(Retry):
                 )
         result = super().increment(method, url, response, error, _pool, _stacktrace)
         assert isinstance(result, CappedRetry)
+        left = page_deadline.remaining()
+        if left is not None:
+            wait = result.get_retry_after(response) if response is not None else None
+            wait = result.get_backoff_time() if wait is None else wait
+            if left <= wait + MIN_ATTEMPT_SECONDS:
+                # The page's deadline leaves no time for another attempt: answer with this one.
+                reason = error or ResponseError("no time left in the deadline for a retry")
+                raise MaxRetryError(_pool, url or "", reason) from error
         return result
+
+
+#: The shortest attempt worth starting within a deadline (seconds).
+MIN_ATTEMPT_SECONDS = 0.05
+
+
+class DeadlineTimeout(Urllib3Timeout):
+    """A urllib3 ``Timeout`` that cuts each attempt (urllib3 clones the timeout per attempt,
+    retries included) to the time left before ``expires_at`` (``time.monotonic()``)."""
+
+    def __init__(self, connect: float, read: float, expires_at: float) -> None:
+        super().__init__(connect=connect, read=read)
+        self.expires_at = expires_at
+
+    def clone(self) -> Urllib3Timeout:
+        left = max(0.001, self.expires_at - time.monotonic())
+        connect, read = self._connect, self._read
+        assert isinstance(connect, int | float) and isinstance(read, int | float)
+        return Urllib3Timeout(connect=min(connect, left), read=min(read, left), total=left)
 
 
 # --- the client ----------------------------------------------------------------------------
@@ -247,6 +288,8 @@ class ByCloudClient:
         backoff_factor: float = 0.3,
         user_agent: str | None = None,
         max_retry_after: float = 2.0,
+        bulkhead: BulkheadSlot | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -260,6 +303,10 @@ class ByCloudClient:
         self.backoff_factor = backoff_factor
         self.max_retry_after = max_retry_after
         self.user_agent = user_agent or DEFAULT_USER_AGENT
+        #: Caps on calls in flight (per credential, per process); None: no cap.
+        self.bulkhead = bulkhead
+        #: The region's circuit breaker; None: none.
+        self.breaker = breaker
         #: The ``X-RateLimit-*`` headers of the last answer that had them.
         self.last_rate_limit: RateLimit | None = None
         self._secrets = tuple(sorted((s for s in credential.secrets() if s), key=len, reverse=True))
@@ -352,8 +399,35 @@ class ByCloudClient:
         json: Any = None,
         expected: tuple[int, ...] = (200,),
     ) -> _Answer:
+        with self.bulkhead(method, path) if self.bulkhead else nullcontext():
+            return self._send(method, path, params=params, json=json, expected=expected)
+
+    def _attempt_timeout(self) -> float | tuple[float, float] | Urllib3Timeout:
+        """The client's timeout, or, within a deadline, one cut to the time left."""
+        expires_at = page_deadline.expires_at()
+        if expires_at is None:
+            return self.timeout
+        connect, read = self.timeout if isinstance(self.timeout, tuple) else (self.timeout,) * 2
+        return DeadlineTimeout(connect, read, expires_at)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        expected: tuple[int, ...],
+    ) -> _Answer:
         url = self.base_url + path
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+        left = page_deadline.remaining()
+        if left is not None and left < MIN_ATTEMPT_SECONDS:
+            logger.warning(
+                "ByCloud API %s %s not sent: the page's deadline has passed", method, path
+            )
+            raise DeadlineExceeded(method=method, path=path)
+        ticket = self.breaker.admit(method, path) if self.breaker else None
         started = time.monotonic()
         try:
             response = self._session().request(
@@ -361,12 +435,21 @@ class ByCloudClient:
                 url,
                 params=query or None,
                 json=json,
-                timeout=self.timeout,
+                # requests hands a urllib3 Timeout to urllib3 as is (its stubs don't say so).
+                timeout=self._attempt_timeout(),  # type: ignore[arg-type]
                 allow_redirects=False,
             )
         except (requests.Timeout, requests.ConnectionError, requests.RequestException) as exc:
             elapsed_ms = (time.monotonic() - started) * 1000
-            error_class: type[ApiUnavailable] = ApiTimeout if _is_timeout(exc) else ApiUnavailable
+            error_class = _transport_error_class(exc)
+            if error_class is ApiTimeout and page_deadline.remaining() == 0:
+                # The page's time ran out, not (necessarily) the region's: not the region's fault.
+                error_class = DeadlineExceeded
+            if self.breaker and ticket is not None:
+                if error_class is DeadlineExceeded:
+                    self.breaker.released(ticket)
+                else:
+                    self.breaker.failed(ticket)
             logger.warning(
                 "ByCloud API %s %s failed after %.0f ms: %s",
                 method,
@@ -375,6 +458,12 @@ class ByCloudClient:
                 error_class.__name__,
             )
             raise error_class(method=method, path=path) from None
+        except BaseException:
+            if self.breaker and ticket is not None:
+                self.breaker.released(ticket)
+            raise
+        if self.breaker and ticket is not None:
+            self.breaker.succeeded(ticket)
         elapsed_ms = (time.monotonic() - started) * 1000
 
         rate_limit = RateLimit.from_headers(response.headers)
@@ -695,6 +784,43 @@ class ByCloudClient:
         answer = self._request("POST", path, json=body, expected=(200, 201, 202))
         result: RestoreResult = self._parse(answer, RestoreResult.from_api)
         return result
+
+
+def _transport_error_class(exc: BaseException) -> type[ApiUnavailable]:
+    """The error for a request that got no answer: a timeout (the change may have happened),
+    a connection that broke after sending (may have happened too), or one that was never made
+    (refused, DNS: it did not happen)."""
+    if _is_timeout(exc):
+        return ApiTimeout
+    if _is_connection_lost(exc):
+        return ApiConnectionLost
+    return ApiUnavailable
+
+
+def _is_connection_lost(exc: BaseException) -> bool:
+    """Whether a requests exception means the connection broke once the request was on its way
+    (urllib3 ``ProtocolError``: reset, aborted, closed without an answer, a broken pipe while
+    sending), not a connection that was never made (``NewConnectionError``)."""
+    lost = (ProtocolError, RemoteDisconnected, ConnectionResetError, ConnectionAbortedError,
+            BrokenPipeError, IncompleteRead)  # fmt: skip
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, NewConnectionError):
+            return False  # refused / DNS: nothing was sent
+        if isinstance(current, lost):
+            return True
+        if isinstance(current, MaxRetryError) and current.reason is not None:
+            stack.append(current.reason)
+        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                stack.append(linked)
+    return False
 
 
 def _is_timeout(exc: BaseException) -> bool:

@@ -8,22 +8,27 @@ the client scrubs the credential out of anything the server echoes back before i
 from __future__ import annotations
 
 import email.utils
+import math
 import re
 import time
 from http import HTTPStatus
-from typing import ClassVar
+from typing import Any, ClassVar
 
 __all__ = [
+    "ApiConnectionLost",
     "ApiError",
     "ApiTimeout",
     "ApiUnavailable",
     "BadRequest",
+    "CircuitOpen",
     "Conflict",
+    "DeadlineExceeded",
     "Forbidden",
     "NotFound",
     "NotSupported",
     "RateLimited",
     "ServerError",
+    "TooManyInFlight",
     "Unauthorized",
     "UnexpectedResponse",
     "Unprocessable",
@@ -132,6 +137,75 @@ class ApiTimeout(ApiUnavailable):
     @property
     def retry_hint(self) -> str:
         return "Check the list of backups before submitting again."
+
+
+class ApiConnectionLost(ApiUnavailable):
+    """The connection broke after the request was sent (reset, or closed without an answer):
+    ByCloud may have received it and made the change, so the outcome is unknown. A refused
+    connection or a failed DNS lookup is :class:`ApiUnavailable` instead: nothing was sent."""
+
+    default_message = "The connection to ByCloud broke before it answered"
+    console_status = 502
+    title = "The connection to ByCloud broke"
+
+    @property
+    def outcome_unknown(self) -> bool:
+        return True
+
+    def action_title(self, action: str) -> str:
+        return f"{self.title}; the {action} may or may not have started"
+
+    @property
+    def retry_hint(self) -> str:
+        return "Check whether it happened before trying again."
+
+
+class DeadlineExceeded(ApiTimeout):
+    """The page's time ran out (``backups.api.deadline``) before ByCloud answered, or before a
+    call could even start. Like any timeout, a change may or may not have reached ByCloud."""
+
+    default_message = "The page ran out of time waiting for ByCloud"
+
+
+class CircuitOpen(ApiUnavailable):
+    """The region failed to answer several times in a row, so the console stops asking for a
+    few seconds (``retry_after``). Nothing was sent: the outcome of a change is known (it did
+    not happen)."""
+
+    default_message = "ByCloud is not answering; the console stops asking for a few seconds"
+    title = "ByCloud is not answering"
+
+    def __init__(self, message: str | None = None, *, region: str = "", **kwargs: Any) -> None:
+        self.region = region
+        if message is None and region:
+            message = (
+                f"ByCloud {region} is not answering; the console stops asking for a few seconds"
+            )
+        super().__init__(message, **kwargs)
+
+    @property
+    def retry_hint(self) -> str:
+        seconds = math.ceil(self.retry_after) if self.retry_after else 0
+        return f"Try again in {seconds} seconds." if seconds else "Try again in a few seconds."
+
+
+class TooManyInFlight(ApiError):
+    """The console's own limit (a bulkhead): too many calls to ByCloud are already waiting for
+    this credential, or for this console process. Refused at once, nothing was sent."""
+
+    default_message = (
+        "Too many requests to ByCloud are still waiting for an answer; this one was not sent"
+    )
+    console_status = 429
+    title = "Too many requests in flight"
+
+    def action_title(self, action: str) -> str:
+        return f"{self.title}; the {action} was not sent"
+
+    @property
+    def retry_hint(self) -> str:
+        seconds = math.ceil(self.retry_after) if self.retry_after else 0
+        return f"Try again in {seconds} seconds." if seconds else "Try again in a few seconds."
 
 
 class BadRequest(ApiError):
