@@ -499,6 +499,8 @@ TARGET_EXISTING = "existing"
 
 
 class RestoreForm(forms.Form):
+    #: The one-time token of this form (``backups.idempotency``): checked by the view.
+    token = forms.CharField(widget=forms.HiddenInput, required=False)
     target = forms.ChoiceField(
         label="Restore to",
         choices=[(TARGET_NEW, "A new volume"), (TARGET_EXISTING, "An existing volume")],

@@ -6,9 +6,12 @@ when ByCloud has accepted the backup, the token records its id, so a repeated PO
 click, a browser resubmission, the back button) leads to that backup instead of creating
 another. A POST that finds the token claimed but not yet finished waits briefly for the first
 one. A create that failed *releases* the token, so the user can fix the form and submit again.
-A create whose outcome is unknown (a timeout: it may have reached ByCloud) keeps its token as
-*uncertain*, so a browser retry of that same POST never sends a second create; the form comes
-back with a fresh token for a deliberate new attempt.
+A create whose outcome is unknown (a timeout, a connection that broke after sending, a 502 or
+504: it may have reached ByCloud) keeps its token as *uncertain*, so a browser retry of that
+same POST never sends a second create. What the change was meant to make (an :class:`Intent`:
+volume, name, submit time, the form as typed; never the credential) is kept with the token, so
+that the console can *reconcile* (``backups.reconcile``): look for it, and record the token as
+done with what it finds, or offer a deliberate new attempt only when nothing appears.
 
 The cache is shared by every worker and instance (database cache or Redis, see settings), so
 the guarantee holds across processes.
@@ -21,7 +24,8 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from django.core.cache import cache
 
@@ -88,7 +92,62 @@ def mark_uncertain(scope: str, token: str) -> None:
 
 
 def release(scope: str, token: str) -> None:
-    cache.delete(_key(scope, token))
+    cache.delete_many([_key(scope, token), _intent_key(scope, token)])
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a change was meant to make, kept with its token until its outcome is known.
+
+    ``owner`` is the session's private cache key (``ConsoleSession.cache_key``: a salted HMAC
+    of region and credential), so only the same credential in the same region can reconcile
+    it; the credential itself is never stored. ``fields`` is the form as typed (name, value
+    pairs) for a deliberate new attempt. Times are Unix seconds.
+    """
+
+    kind: str  # "backup" (a create) or "restore"
+    owner: str
+    submitted_at: float
+    volume_id: str = ""
+    name: str = ""
+    backup_id: str = ""
+    fields: tuple[tuple[str, str], ...] = field(default=(), hash=False)
+    #: When the outcome became unknown (the reconcile window starts there); 0 while in flight.
+    failed_at: float = 0.0
+
+    def as_cached(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["fields"] = [list(pair) for pair in self.fields]
+        return data
+
+    @classmethod
+    def from_cached(cls, data: object) -> Intent | None:
+        if not isinstance(data, dict):
+            return None
+        try:
+            fields = tuple((str(k), str(v)) for k, v in data.get("fields", ()))
+            return cls(**{**data, "fields": fields})
+        except (TypeError, ValueError):
+            return None
+
+
+def _intent_key(scope: str, token: str) -> str:
+    return f"intent:{scope}:{token}"
+
+
+def remember(scope: str, token: str, intent: Intent) -> None:
+    """Keep what the change with this token is meant to make (before it is sent)."""
+    cache.set(_intent_key(scope, token), intent.as_cached(), timeout=DONE_SECONDS)
+
+
+def recall(scope: str, token: str) -> Intent | None:
+    return Intent.from_cached(cache.get(_intent_key(scope, token)))
+
+
+def _stamp_failure(scope: str, token: str) -> None:
+    intent = recall(scope, token)
+    if intent is not None and not intent.failed_at:
+        remember(scope, token, replace(intent, failed_at=time.time()))
 
 
 def wait_for(scope: str, token: str, *, seconds: float = 5.0, interval: float = 0.25) -> Submission:
@@ -116,8 +175,9 @@ def settle_claim(scope: str, token: str) -> Iterator[Attempt]:
     """Settle a claimed token by how the change inside the block ended.
 
     Success (``attempt.succeeded(id)``) completes the token; an API error whose outcome is
-    unknown leaves it uncertain (a repeat must never send the change again); any other failure
-    releases it so that the user can correct the form and submit again.
+    unknown leaves it uncertain (a repeat must never send the change again; its
+    :class:`Intent`, if one was remembered, is stamped with the time, for reconciling); any
+    other failure releases it so that the user can correct the form and submit again.
     """
     attempt = Attempt()
     try:
@@ -125,6 +185,7 @@ def settle_claim(scope: str, token: str) -> Iterator[Attempt]:
     except ApiError as error:
         if error.outcome_unknown:
             mark_uncertain(scope, token)
+            _stamp_failure(scope, token)
         else:
             release(scope, token)
         raise

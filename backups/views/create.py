@@ -5,13 +5,16 @@ add or remove a metadata row) are submit buttons with an ``action`` that re-rend
 form with everything typed kept; with htmx the same URLs answer with just the fragment that
 changed. API failures never lose the form: it comes back with every value, the API's message and
 request ID at the top, and the error on the field it concerns. A double submit creates one
-backup (``backups.idempotency``). A 401 is left to the middleware (back to sign-in).
+backup (``backups.idempotency``). A create whose outcome is unknown (a timeout, a broken
+connection, a 502 or 504) is never offered again as it was: the console reconciles first
+(``backups.views.reconcile``). A 401 is left to the middleware (back to sign-in).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -22,7 +25,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from backups import idempotency
+from backups import idempotency, reconcile
 from backups.alerts import Alert, make_alert
 from backups.api import ApiError, ByCloudClient, Unauthorized
 from backups.forms import (
@@ -39,11 +42,12 @@ from backups.picker import (
     load_picker,
     with_suggested_name,
 )
+from backups.views import reconcile as reconcile_views
 from console.decorators import writable_session_required
 
 logger = logging.getLogger("bycloud_ui")
 
-IDEMPOTENCY_SCOPE = "backup-create"
+IDEMPOTENCY_SCOPE = reconcile.CREATE_SCOPE
 #: How long a repeated POST waits for the first one with the same token.
 DUPLICATE_WAIT_SECONDS = 5.0
 EXPIRED_NOTICE = "This form had expired. Check the values and submit it again."
@@ -229,7 +233,17 @@ def _submit(request: HttpRequest, editor: BaseMetadataFormSet, token: str) -> Ht
     if earlier.done:
         return _already_created(request, earlier.result_id or "")
     if earlier.uncertain:
-        token = ""  # this POST repeats one that may have landed: never send it again
+        # This POST repeats one that may have landed: never send it again; look for it.
+        intent = reconcile_views.intent_for(request, IDEMPOTENCY_SCOPE, token)
+        if intent is not None:
+            return reconcile_views.respond(
+                request, scope=IDEMPOTENCY_SCOPE, token=token, intent=intent
+            )
+        token = ""
+    checked = _checked_submission(request)
+    if checked.done:
+        # "Create anyway" after the checked attempt was found after all (another tab's look).
+        return _already_created(request, checked.result_id or "")
     submission = CreateSubmission.read(request, editor, token=token, action="create", argument="")
     form = submission.form
     if not idempotency.is_valid_token(token):
@@ -250,9 +264,26 @@ def _submit(request: HttpRequest, editor: BaseMetadataFormSet, token: str) -> Ht
     return _send_create(submission, token)
 
 
+def _checked_submission(request: HttpRequest) -> idempotency.Submission:
+    """The attempt a "Create anyway" follows (its ``confirm_after_check`` token), if any."""
+    checked = request.POST.get(reconcile_views.CONFIRM_FIELD, "")
+    if not idempotency.is_valid_token(checked):
+        return idempotency.Submission()
+    return idempotency.lookup(IDEMPOTENCY_SCOPE, checked)
+
+
 def _send_create(submission: CreateSubmission, token: str) -> HttpResponse:
     request = submission.request
     arguments = submission.form.api_arguments(submission.editor.as_dict())
+    intent = idempotency.Intent(
+        kind=reconcile.KIND_BACKUP,
+        owner=reconcile_views.owner_key(request),
+        submitted_at=time.time(),
+        volume_id=str(arguments["volume_id"]),
+        name=str(arguments.get("name") or ""),
+        fields=reconcile_views.typed_fields(request.POST),
+    )
+    idempotency.remember(IDEMPOTENCY_SCOPE, token, intent)
     try:
         with idempotency.settle_claim(IDEMPOTENCY_SCOPE, token) as attempt:
             backup = submission.client.create_backup(**arguments)  # type: ignore[arg-type]
@@ -261,7 +292,16 @@ def _send_create(submission: CreateSubmission, token: str) -> HttpResponse:
         raise
     except ApiError as error:
         if error.outcome_unknown:
-            submission.data["token"] = idempotency.new_token()
+            # It may have been made: look for it before anything is offered again.
+            logger.warning("Create backup outcome unknown (%s); reconciling", type(error).__name__)
+            return reconcile_views.respond(
+                request,
+                scope=IDEMPOTENCY_SCOPE,
+                token=token,
+                intent=idempotency.recall(IDEMPOTENCY_SCOPE, token) or intent,
+                alert=make_alert(request, error, "create the backup"),
+                status=error.console_status,
+            )
         logger.info(
             "Create backup refused: %s %s request_id=%s",
             error.status,

@@ -12,6 +12,7 @@ from django.utils import timezone
 from responses import matchers
 
 from backups import idempotency
+from backups.idempotency import new_token
 from backups.picker import PICKER_PAGE_SIZE
 from backups.views import create
 from backups.views.create import IDEMPOTENCY_SCOPE
@@ -511,7 +512,7 @@ API_FAILURES = [
         "Snapshot is not available",
         "snapshot",
     ),
-    ({"body": requests.exceptions.ReadTimeout("slow")}, 504, "did not answer in time", None),
+    # A timeout (outcome unknown) is reconciled instead: tests/views/test_reconcile.py.
     ({"body": requests.exceptions.ConnectionError("refused")}, 503, "unreachable", None),
 ]
 
@@ -539,14 +540,11 @@ def test_every_api_error_brings_the_form_back_with_every_value(
     assert message in alert
     if "json" in mock:
         assert REQUEST_ID in alert
-    uncertain = status == 504
-    assert_values_kept(response, None if uncertain else token)
+    assert_values_kept(response, token)
     if field is not None:
         assert message in text_of(one(response, f"#field-{field}")), field
     if status == 429:
         assert "Try again in 7 seconds." in alert
-    if status == 504:
-        assert "Check the list of backups before submitting again." in alert
     assert len(calls(api, "POST", BACKUPS)) == 1
 
 
@@ -726,20 +724,21 @@ def test_a_failed_create_releases_the_token_so_the_form_can_be_resubmitted(signe
 
 
 def test_a_create_that_timed_out_is_never_sent_again_with_the_same_token(signed_in, api):
+    """No fresh token comes back after a timeout (issue 8): the answer is the look for the
+    backup, and a repeat of the same POST looks again instead of sending it
+    (tests/views/test_reconcile.py has the whole reconcile)."""
     token = create_form_token(signed_in, api)
     mock_volume_context(api, volume(V_IN_USE, "web-1", status="in-use", attached=True))
     api.post(BACKUPS, body=requests.exceptions.ReadTimeout("slow"))
-    api.post(BACKUPS, status=202, json=created())
+    api.get(BACKUPS, json=page_json("backups", []))
     first = signed_in.post("/backups/new", full_post(token))
-    fresh_token = input_value(first, "token")
-    assert fresh_token != token and idempotency.is_valid_token(fresh_token)
+    assert first.status_code == 504
+    assert first.template_name == "backups/reconcile.html"
+    assert not select(first, "input[name=token]")  # nothing to resubmit while it looks
     repeated = signed_in.post("/backups/new", full_post(token))
-    assert repeated.status_code == 400
-    assert "may have created the backup" in text(repeated)
+    assert repeated.template_name == "backups/reconcile.html"
+    assert "Checking whether ByCloud created the backup" in text(repeated)
     assert len(calls(api, "POST", BACKUPS)) == 1
-    deliberate = signed_in.post("/backups/new", full_post(input_value(repeated, "token")))
-    assert deliberate["Location"] == f"/backups/{B_NEW}"
-    assert len(calls(api, "POST", BACKUPS)) == 2
 
 
 def test_a_form_without_a_valid_token_is_not_sent(signed_in, api):
@@ -819,7 +818,8 @@ def test_restore_to_a_new_volume_sends_the_name_and_follows_the_volume(signed_in
     mock_restore(api)
     api.post(f"{BACKUPS}/{B_LEAF}/restore", status=202, json={"volume_id": new_volume})
     response = signed_in.post(
-        f"/backups/{B_LEAF}/restore", {"target": "new", "new_name": "restored-db", "volume": ""}
+        f"/backups/{B_LEAF}/restore",
+        {"token": new_token(), "target": "new", "new_name": "restored-db", "volume": ""},
     )
     assert response.status_code == 302
     assert response["Location"] == f"/backups/{B_LEAF}/restore?volume={new_volume}"
@@ -841,7 +841,9 @@ def test_restore_to_a_new_volume_sends_the_name_and_follows_the_volume(signed_in
 def test_restore_to_a_new_volume_without_a_name_sends_an_empty_body(signed_in, api):
     mock_restore(api)
     api.post(f"{BACKUPS}/{B_LEAF}/restore", status=202, json={"volume_id": V_AVAILABLE})
-    signed_in.post(f"/backups/{B_LEAF}/restore", {"target": "new", "new_name": ""})
+    signed_in.post(
+        f"/backups/{B_LEAF}/restore", {"token": new_token(), "target": "new", "new_name": ""}
+    )
     (post,) = calls(api, "POST", BACKUPS)
     assert json.loads(post.request.body) == {}
 
@@ -851,7 +853,7 @@ def test_restore_to_an_existing_volume_sends_its_id(signed_in, api):
     api.post(f"{BACKUPS}/{B_LEAF}/restore", status=202, json={"volume_id": V_AVAILABLE})
     response = signed_in.post(
         f"/backups/{B_LEAF}/restore",
-        {"target": "existing", "volume": V_AVAILABLE, "new_name": "ignored"},
+        {"token": new_token(), "target": "existing", "volume": V_AVAILABLE, "new_name": "ignored"},
     )
     assert response.status_code == 302
     (post,) = calls(api, "POST", BACKUPS)
@@ -862,7 +864,8 @@ def test_restore_to_an_existing_volume_sends_its_id(signed_in, api):
 def test_restore_refuses_an_ineligible_existing_volume(signed_in, api, target_volume):
     mock_restore(api)
     response = signed_in.post(
-        f"/backups/{B_LEAF}/restore", {"target": "existing", "volume": target_volume}
+        f"/backups/{B_LEAF}/restore",
+        {"token": new_token(), "target": "existing", "volume": target_volume},
     )
     assert response.status_code == 400
     assert not calls(api, "POST", BACKUPS)
@@ -877,7 +880,8 @@ def test_restore_conflict_comes_back_on_the_volume_field(signed_in, api):
         json=error_json(409, "Target volume is not available"),
     )
     response = signed_in.post(
-        f"/backups/{B_LEAF}/restore", {"target": "existing", "volume": V_AVAILABLE}
+        f"/backups/{B_LEAF}/restore",
+        {"token": new_token(), "target": "existing", "volume": V_AVAILABLE},
     )
     assert response.status_code == 409
     alert = text_of(one(response, 'div.alert.alert--error[role="alert"]'))
@@ -894,7 +898,8 @@ def test_restore_too_small_comes_back_on_the_volume_field(signed_in, api):
         json=error_json(400, "Volume is smaller than the backup"),
     )
     response = signed_in.post(
-        f"/backups/{B_LEAF}/restore", {"target": "existing", "volume": V_AVAILABLE}
+        f"/backups/{B_LEAF}/restore",
+        {"token": new_token(), "target": "existing", "volume": V_AVAILABLE},
     )
     assert response.status_code == 400
     assert "Volume is smaller than the backup" in text_of(one(response, "#field-volume"))
@@ -1125,7 +1130,9 @@ def test_emulator_restore_and_delete(emu, emulator):
     created = emulator.demo.post("/v1/backups", json={"volume_id": seed.VOLUME_EMPTY}).json()
     emulator.settle()
     backup_id = created["backup"]["id"]
-    response = emu.post(f"/backups/{backup_id}/restore", {"target": "new", "new_name": "copy"})
+    response = emu.post(
+        f"/backups/{backup_id}/restore", {"token": new_token(), "target": "new", "new_name": "copy"}
+    )
     assert response.status_code == 302
     started = emu.get(response["Location"])
     assert "copy" in text(started)

@@ -10,6 +10,7 @@ import pytest
 import requests
 import responses
 
+from backups.idempotency import new_token
 from tests.views.conftest import backup_json, error_json, page_json
 from tests.views.helpers import html, input_value, one, roots, select, text, text_of
 from tests.views.test_actions import (
@@ -130,7 +131,8 @@ def test_without_javascript_a_reload_shows_the_current_state_only(signed_in, api
 def restore_started_page(signed_in, api, status):
     mock_restore(api)
     api.post(f"{BACKUPS}/{B_LEAF}/restore", status=202, json={"volume_id": RESTORED})
-    landing = signed_in.post(f"/backups/{B_LEAF}/restore", {"target": "new", "new_name": "db2"})
+    form = {"token": new_token(), "target": "new", "new_name": "db2"}  # a one-time token
+    landing = signed_in.post(f"/backups/{B_LEAF}/restore", form)
     api.get(f"{VOLUMES}/{RESTORED}", json={"volume": volume(RESTORED, "db2", status=status)})
     return signed_in.get(landing["Location"])
 
