@@ -128,6 +128,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "backups.middleware.DeadlineMiddleware",
     "console.session.ConsoleMiddleware",
     "console.middleware.ApiErrorMiddleware",
 ]

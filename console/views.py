@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib import messages
@@ -31,28 +32,45 @@ class Verdict(enum.Enum):
     UNJUDGED = "unjudged"  # an outage, a timeout, a 5xx...: says nothing about the credential
 
 
+@dataclass(frozen=True)
+class Check:
+    """What one credential check said: the verdict, the form's message, the API error if any."""
+
+    verdict: Verdict
+    message: str = ""
+    error: ApiError | None = None
+
+    @property
+    def status(self) -> int:
+        """400 for a refused credential; the error's own status (503, 504, 429...) otherwise."""
+        return self.error.console_status if self.error is not None else 400
+
+
+def _credential_noun(kind: str) -> str:
+    return kind if kind.startswith("API") else kind.lower()
+
+
 @sensitive_variables("credential")
-def _check_credential(form: SignInForm) -> tuple[Verdict, str]:
-    """One API call proves the credential: the verdict, and the form's message when refused."""
+def _check_credential(form: SignInForm) -> Check:
+    """One API call proves the credential."""
     region = settings.BYCLOUD_REGIONS[form.cleaned_data["region"]]
     credential = form.credential()
     client = client_for(region["url"], credential)
     try:
         client.list_volumes(limit=1)
     except Unauthorized:
-        return (
-            Verdict.REJECTED,
-            f"ByCloud did not accept this {credential.kind.lower()}. Check it and try again.",
+        noun = _credential_noun(credential.kind)
+        return Check(
+            Verdict.REJECTED, f"ByCloud did not accept this {noun}. Check it and try again."
         )
     except ApiUnavailable as error:
-        return (
-            Verdict.UNJUDGED,
-            f"The region {region['label']} cannot be reached right now ({error.message}).",
-        )
+        message = f"The region {region['label']} cannot be reached right now ({error.message})."
+        return Check(Verdict.UNJUDGED, message, error)
     except ApiError as error:
         suffix = f" (request ID {error.request_id})" if error.request_id else ""
-        return Verdict.UNJUDGED, f"ByCloud could not check the credential: {error.message}{suffix}"
-    return Verdict.ACCEPTED, ""
+        message = f"ByCloud could not check the credential: {error.message}{suffix}"
+        return Check(Verdict.UNJUDGED, message, error)
+    return Check(Verdict.ACCEPTED)
 
 
 def _wait_text(seconds: int) -> str:
@@ -87,11 +105,11 @@ def signin(request: HttpRequest) -> HttpResponse:
                 status = 429
             else:
                 try:
-                    verdict, error = _check_credential(form)
+                    check = _check_credential(form)
                 except BaseException:
                     attempt.release()
                     raise
-                if verdict is Verdict.ACCEPTED:
+                if check.verdict is Verdict.ACCEPTED:
                     attempt.succeeded()
                     start_session(
                         request,
@@ -100,11 +118,14 @@ def signin(request: HttpRequest) -> HttpResponse:
                         read_only=form.cleaned_data["read_only"],
                     )
                     return HttpResponseRedirect(next_url)
-                if verdict is Verdict.REJECTED:
+                if check.verdict is Verdict.REJECTED:
                     attempt.failed()
                 else:
                     attempt.release()
-                form.add_error(None, error)
+                form.add_error(None, check.message)
+                status = check.status
+                if check.error is not None and check.error.retry_after:
+                    retry_after = math.ceil(check.error.retry_after)
     context = {"form": form, "next": next_url}
     response = TemplateResponse(request, "console/signin.html", context, status=status)
     if retry_after:

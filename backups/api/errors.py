@@ -28,6 +28,7 @@ __all__ = [
     "NotSupported",
     "RateLimited",
     "ServerError",
+    "ServiceUnavailable",
     "TooManyInFlight",
     "Unauthorized",
     "UnexpectedResponse",
@@ -108,6 +109,11 @@ class ApiError(Exception):
     def retry_hint(self) -> str:
         return ""
 
+    @property
+    def wait_hint(self) -> str:
+        """When to try again, as ByCloud said (``Retry-After``), for a page that failed."""
+        return try_again_in(self.retry_after)
+
 
 class ApiUnavailable(ApiError):
     """The API could not be reached: refused or reset connection, DNS failure, timeout."""
@@ -185,8 +191,7 @@ class CircuitOpen(ApiUnavailable):
 
     @property
     def retry_hint(self) -> str:
-        seconds = math.ceil(self.retry_after) if self.retry_after else 0
-        return f"Try again in {seconds} seconds." if seconds else "Try again in a few seconds."
+        return try_again_in(self.retry_after, otherwise="Try again in a few seconds.")
 
 
 class TooManyInFlight(ApiError):
@@ -204,8 +209,7 @@ class TooManyInFlight(ApiError):
 
     @property
     def retry_hint(self) -> str:
-        seconds = math.ceil(self.retry_after) if self.retry_after else 0
-        return f"Try again in {seconds} seconds." if seconds else "Try again in a few seconds."
+        return try_again_in(self.retry_after, otherwise="Try again in a few seconds.")
 
 
 class BadRequest(ApiError):
@@ -269,13 +273,28 @@ class RateLimited(ApiError):
 
     @property
     def retry_hint(self) -> str:
-        return f"Try again in {int(self.retry_after)} seconds." if self.retry_after else ""
+        return try_again_in(self.retry_after)
 
 
 class ServerError(ApiError):
     """5xx: the API failed."""
 
     default_message = "The ByCloud API failed"
+
+
+class ServiceUnavailable(ServerError):
+    """503: ByCloud says it is unavailable for now (maintenance, overload), often with
+    ``Retry-After``; the console answers 503 too, with that ``Retry-After``."""
+
+    console_status = 503
+    title = "ByCloud is unavailable right now"
+
+    def action_title(self, action: str) -> str:
+        return self.title
+
+    @property
+    def retry_hint(self) -> str:
+        return try_again_in(self.retry_after, otherwise="Try again in a few minutes.")
 
 
 class UnexpectedResponse(ApiError):
@@ -290,6 +309,15 @@ class NotSupported(ApiError):
     default_message = "This operation is not supported by this region"
 
 
+def try_again_in(seconds: float | None, *, otherwise: str = "") -> str:
+    """The sentence for a wait ("Try again in 1 second.", "… in 8 seconds."), or ``otherwise``
+    when it is not known."""
+    if not seconds:
+        return otherwise
+    whole = math.ceil(seconds)
+    return f"Try again in {whole} second{'' if whole == 1 else 's'}."
+
+
 _STATUS_MAP: dict[int, type[ApiError]] = {
     400: BadRequest,
     401: Unauthorized,
@@ -299,6 +327,7 @@ _STATUS_MAP: dict[int, type[ApiError]] = {
     409: Conflict,
     422: Unprocessable,
     429: RateLimited,
+    503: ServiceUnavailable,
 }
 
 

@@ -21,6 +21,7 @@ from backups.api import (
     NotSupported,
     RateLimited,
     ServerError,
+    ServiceUnavailable,
     Unauthorized,
     UnexpectedResponse,
     Unprocessable,
@@ -51,7 +52,7 @@ from .conftest import (
         (429, RateLimited),
         (500, ServerError),
         (502, ServerError),
-        (503, ServerError),
+        (503, ServiceUnavailable),
         (418, UnexpectedResponse),
         (301, UnexpectedResponse),
     ],
@@ -319,3 +320,17 @@ def test_bearer_token_not_in_logs_on_transport_failure(
     assert TOKEN not in str(info.value)
     assert all(TOKEN not in r.getMessage() for r in caplog.records)
     assert any(r.name == "backups.api" for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "sentence"),
+    [
+        (None, ""),
+        (0.2, "Try again in 1 second."),
+        (1, "Try again in 1 second."),
+        (7.5, "Try again in 8 seconds."),
+    ],
+)
+def test_waits_are_said_in_plain_words(seconds: float | None, sentence: str) -> None:
+    assert RateLimited("slow down", status=429, retry_after=seconds).retry_hint == sentence
+    assert ServiceUnavailable(status=503, retry_after=seconds).wait_hint == sentence

@@ -496,7 +496,7 @@ API_FAILURES = [
         None,
     ),
     ({"status": 500, "json": error_json(500, "Internal error")}, 502, "Internal error", None),
-    ({"status": 503, "json": error_json(503, "Maintenance")}, 502, "Maintenance", None),
+    ({"status": 503, "json": error_json(503, "Maintenance")}, 503, "Maintenance", None),
     (
         {
             "status": 400,

@@ -78,7 +78,7 @@ def test_wrong_credential_keeps_other_fields_and_never_echoes_the_secret(client,
     )
     response = client.post("/signin", data)
     assert response.status_code == 400
-    assert "ByCloud did not accept this api key" in text(response)
+    assert "ByCloud did not accept this API key" in text(response)
     assert input_value(response, "api_key_id") == "key-9"
     assert "wrong-secret" not in html(response)
     assert one(response, 'input[type="checkbox"][name="read_only"]').has_attr("checked")

@@ -91,7 +91,7 @@ def test_a_failed_list_poll_keeps_the_table_says_so_and_waits_longer_each_time(
         note = one(response, "#poll-note")
         assert note["hx-swap-oob"] == "true"
         assert text_of(note) == (
-            "ByCloud answered with an error; this page could not be updated. "
+            "ByCloud is unavailable right now; this page could not be updated. "
             f"Trying again in {wait // 1000} s. Request ID: req-poll-7"
         )
         retry = note_poller(response)
@@ -164,7 +164,9 @@ def test_five_tabs_under_503_make_one_call_per_sharing_window(client, api, clock
     for window in range(1, 4):
         for tab in tabs:
             response = tab.get(url, **HTMX)
-            assert text_of(one(response, "#poll-note")).startswith("ByCloud answered with an error")
+            assert text_of(one(response, "#poll-note")).startswith(
+                "ByCloud is unavailable right now"
+            )
         assert len(calls(api, "GET", BACKUPS)) == window
         clock.shift(1.01)  # the next sharing window
 
