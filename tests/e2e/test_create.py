@@ -203,7 +203,7 @@ def test_an_api_error_keeps_every_field(
     page.get_by_role("button", name="Create backup").click()
 
     alert = page.locator("#backup-create .alert--error").first
-    expect(alert).to_contain_text("ByCloud refused to create the backup. Service Unavailable")
+    expect(alert).to_contain_text("ByCloud is unavailable right now. Service Unavailable")
     expect(alert).to_contain_text("Injected fault (emulator)")
     expect(alert.locator(".request-id")).to_have_text(
         re.compile(r"^Request ID: req-[0-9a-f-]{36}$")

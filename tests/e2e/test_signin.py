@@ -80,7 +80,7 @@ def test_a_wrong_api_key_secret_keeps_the_key_id(
     page.get_by_role("button", name="Sign in").click()
 
     expect(page.get_by_role("alert")).to_have_text(
-        "ByCloud did not accept this api key. Check it and try again."
+        "ByCloud did not accept this API key. Check it and try again."
     )
     expect(page.get_by_label("API key", exact=True)).to_be_checked()
     expect(page.get_by_label("API key ID")).to_be_visible()

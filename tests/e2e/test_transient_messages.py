@@ -65,7 +65,7 @@ def test_an_api_down_alert_goes_once_bycloud_answers(
     faults(error_rate=1.0, error_status=503, methods=["GET"], path_prefix="/v1/")
     page.get_by_label("Name starts with").fill("app")
     alert = page.locator("#alerts #api-alert")
-    expect(alert).to_contain_text("ByCloud answered with an error.")
+    expect(alert).to_contain_text("ByCloud is unavailable right now.")
 
     clear_faults(emulator_url)
     page.get_by_label("Name starts with").fill("app-data")  # ByCloud answers this one
