@@ -18,7 +18,14 @@ class Alert:
 
 
 def make_alert(request: HttpRequest, error: ApiError, action: str) -> Alert:
-    """``action`` completes "ByCloud refused to …", e.g. "create the backup"."""
+    """An alert about a change that failed; ``action`` completes "ByCloud refused to …",
+    e.g. "create the backup"."""
     if isinstance(error, Forbidden):
         mark_read_only(request)
     return Alert(title=error.action_title(action), error=error, hint=error.retry_hint)
+
+
+def read_alert(error: ApiError) -> Alert:
+    """An alert about a read that failed inside a form (nothing was changed, so nothing may
+    or may not have happened): the page's own title and when to try again."""
+    return Alert(title=error.title, error=error, hint=error.wait_hint)

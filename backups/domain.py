@@ -37,6 +37,20 @@ _UNBACKUPABLE = {
 }
 
 
+#: How a sentence says what state a backup is in ("… this one is in error.").
+_BACKUP_STATE = {
+    BackupStatus.CREATING: "still being created",
+    BackupStatus.DELETING: "being deleted",
+    BackupStatus.RESTORING: "being restored",
+    BackupStatus.ERROR: "in error",
+    BackupStatus.ERROR_DELETING: "in error after a failed delete",
+}
+
+
+def backup_state(backup: Backup) -> str:
+    return _BACKUP_STATE.get(backup.status) or f"in the state {backup.status_raw or 'unknown'}"
+
+
 def is_transitional_status(value: str) -> bool:
     """Whether a status (of a backup or a volume, as the API spells it) is still changing."""
     return BackupStatus.parse(value).is_transitional or VolumeStatus.parse(value).is_transitional
@@ -53,9 +67,7 @@ def restore_blocker(backup: Backup) -> str | None:
     if reason := _in_flight(backup):
         return reason
     if backup.status is not BackupStatus.AVAILABLE:
-        return (
-            f"Only an available backup can be restored; this one is {backup.status.label.lower()}."
-        )
+        return f"Only an available backup can be restored; this one is {backup_state(backup)}."
     return None
 
 
@@ -66,7 +78,7 @@ def delete_blocker(backup: Backup) -> str | None:
     if backup.status not in DELETABLE:
         return (
             "Only an available backup or one in error can be deleted; "
-            f"this one is {backup.status.label.lower()}."
+            f"this one is {backup_state(backup)}."
         )
     if backup.has_dependent_backups:
         return "Incremental backups depend on this backup: delete them first, newest first."

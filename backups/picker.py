@@ -8,7 +8,7 @@ from django.http import HttpRequest, QueryDict
 from django.utils import timezone
 
 from backups import domain
-from backups.alerts import Alert, make_alert
+from backups.alerts import Alert, read_alert
 from backups.api import ApiError, BackupStatus, ByCloudClient, NotFound, Unauthorized, Volume
 from backups.forms import VolumeContext, is_uuid, suggested_name
 
@@ -75,7 +75,7 @@ def load_picker(
     except Unauthorized:
         raise
     except ApiError as error:
-        picker.error = make_alert(request, error, "list volumes")
+        picker.error = read_alert(error)
         page = None
     if page is not None:
         picker.choices = [VolumeChoice(v.id, v) for v in page.items]
@@ -119,7 +119,7 @@ def load_context_or_alert(
     except Unauthorized:
         raise
     except ApiError as error:
-        return VolumeContext(volume_id=volume_id), make_alert(request, error, "look up the volume")
+        return VolumeContext(volume_id=volume_id), read_alert(error)
 
 
 def with_suggested_name(data: QueryDict, context: VolumeContext) -> QueryDict:

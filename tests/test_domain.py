@@ -43,7 +43,7 @@ def test_backup_can_delete_and_restore(
         (
             "error_deleting",
             False,
-            "Only an available backup or one in error can be deleted; this one is error deleting.",
+            "Only an available backup or one in error can be deleted; this one is in error after a failed delete.",
         ),
         (
             "available",
@@ -60,7 +60,7 @@ def test_delete_blocker_says_why(status: str, dependent: bool, reason: str) -> N
 def test_restore_blocker_says_why() -> None:
     backup = Backup.from_api(backup_json(status="error"))
     assert domain.restore_blocker(backup) == (
-        "Only an available backup can be restored; this one is error."
+        "Only an available backup can be restored; this one is in error."
     )
 
 

@@ -138,7 +138,7 @@ class ApiTimeout(ApiUnavailable):
         return True
 
     def action_title(self, action: str) -> str:
-        return f"{self.title}; the {action} may or may not have started"
+        return f"{self.title} when asked to {action}; it may or may not have done so"
 
     @property
     def retry_hint(self) -> str:
@@ -159,7 +159,7 @@ class ApiConnectionLost(ApiUnavailable):
         return True
 
     def action_title(self, action: str) -> str:
-        return f"{self.title}; the {action} may or may not have started"
+        return f"The connection to ByCloud broke when it was asked to {action}; it may or may not have done so"
 
     @property
     def retry_hint(self) -> str:

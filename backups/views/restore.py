@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from backups import domain, idempotency, reconcile
-from backups.alerts import make_alert
+from backups.alerts import make_alert, read_alert
 from backups.api import ApiError, BadRequest, ByCloudClient, Conflict, NotFound, Unauthorized
 from backups.forms import TARGET_EXISTING, RestoreForm, is_uuid
 from backups.views import reconcile as reconcile_views
@@ -193,5 +193,5 @@ def _restore_started(
     except Unauthorized:
         raise
     except ApiError as error:
-        context["alert"] = make_alert(request, error, "look up the volume")
+        context["alert"] = read_alert(error)
     return TemplateResponse(request, "backups/backup_restore_started.html", context)

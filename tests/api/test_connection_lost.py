@@ -24,7 +24,10 @@ def test_a_connection_dropped_after_sending_is_outcome_unknown(emulator):  # noq
     error = caught.value
     assert error.outcome_unknown and isinstance(error, ApiUnavailable)
     assert error.console_status == 502
-    assert "may or may not have started" in error.action_title("create the backup")
+    assert error.action_title("create the backup") == (
+        "The connection to ByCloud broke when it was asked to create the backup; "
+        "it may or may not have done so"
+    )
     # And it was made.
     names = [b["name"] for b in emulator.demo.get("/v1/backups").json()["backups"]]
     assert names.count("maybe-sent") == 1

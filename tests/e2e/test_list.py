@@ -81,7 +81,7 @@ def test_details_of_an_error_backup_and_of_one_from_a_snapshot(
     restore = page.get_by_role("button", name="Restore", exact=True)
     expect(restore).to_have_attribute("aria-disabled", "true")
     expect(restore).to_have_accessible_description(
-        "Only an available backup can be restored; this one is error."
+        "Only an available backup can be restored; this one is in error."
     )
     # A backup in error can be deleted.
     expect(page.get_by_role("link", name="Delete", exact=True)).to_be_visible()

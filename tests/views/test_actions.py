@@ -908,7 +908,7 @@ def test_restore_too_small_comes_back_on_the_volume_field(signed_in, api):
 def test_restore_of_a_backup_that_is_not_available_is_refused_up_front(signed_in, api):
     mock_restore(api, status="error", volumes=None)  # no volume list: nothing to choose
     response = signed_in.get(f"/backups/{B_LEAF}/restore")
-    assert "Only an available backup can be restored; this one is error." in text(response)
+    assert "Only an available backup can be restored; this one is in error." in text(response)
     assert not select(one(response, 'section.card[aria-labelledby="restore-title"]'), "form")
     response = signed_in.post(f"/backups/{B_LEAF}/restore", {"target": "new"})
     assert response.status_code == 409

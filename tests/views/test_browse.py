@@ -596,7 +596,7 @@ def test_error_backup_can_be_deleted_but_not_restored(signed_in, api):
     mock_detail(api, backup)
     body = html(signed_in.get(f"/backups/{backup['id']}"))
     assert select(body, f'a[href="/backups/{backup["id"]}/delete"]')
-    assert "Only an available backup can be restored; this one is error." in body
+    assert "Only an available backup can be restored; this one is in error." in body
 
 
 def test_missing_backup_is_a_not_found_page(signed_in, api):

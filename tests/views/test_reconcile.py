@@ -82,7 +82,10 @@ def test_a_connection_lost_after_sending_is_never_sent_again(signed_in, api):
     assert first.status_code == 502
     assert first.template_name == "backups/reconcile.html"
     alert = text_of(one(first, 'div.alert.alert--error[role="alert"]'))
-    assert "The connection to ByCloud broke; the create the backup may or may not" in alert
+    assert (
+        "The connection to ByCloud broke when it was asked to create the backup; it may or may not"
+        in alert
+    )
     assert "nothing is sent again" in alert
     assert "Checking whether ByCloud created the backup" in text(first)
     assert not select(first, "form#reconcile-retry")  # no new attempt offered while it looks
@@ -195,7 +198,10 @@ def test_a_failed_look_keeps_looking_and_says_so(signed_in, api):
     api.get(BACKUPS, body=requests.ConnectionError("refused"))
     response = signed_in.post("/backups/new", full_post(token))
     assert response.status_code == 504
-    assert "ByCloud did not answer in time; the create the backup may" in text(response)
+    assert (
+        "ByCloud did not answer in time when asked to create the backup; it may or may not have done so"
+        in text(response)
+    )
     assert "The last look failed" in text(response)
     assert one(response, "div#reconcile").has_attr("hx-trigger")
 
