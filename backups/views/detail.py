@@ -14,13 +14,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HTMX_STOP_POLLING, reswap, trigger_client_event
+from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from backups import domain
 from backups.api import ApiError, Backup, BackupStatus, NotFound, Unauthorized
 from backups.presenters import (
     API_ANSWERED_EVENT,
-    PollFailure,
     actions_for,
     as_of_from,
     panel_fingerprint,
@@ -28,6 +27,7 @@ from backups.presenters import (
     poll_ms,
 )
 from backups.shared_reads import shared_read
+from backups.views.polling import panel_poll_failed
 from backups.volume_names import VolumeDirectory, cached_volume_directory, call_with_volumes
 from console.decorators import signin_required
 
@@ -127,15 +127,7 @@ def backup_status(request: HttpRequest, backup_id: UUID) -> HttpResponse:
     except Unauthorized:
         raise  # back to sign-in (the middleware)
     except ApiError as error:
-        # The panel stays; its polling stops (286) and the note carries a later poll.
-        failure = PollFailure.of(request, error, target="#backup-panel", swap="outerHTML")
-        response = TemplateResponse(
-            request,
-            "backups/backup_list.html#poll-note",
-            failure.context(),
-            status=HTMX_STOP_POLLING,
-        )
-        return reswap(response, "none")
+        return panel_poll_failed(request, error, target="#backup-panel")
     backup = read.answer
     changed = request.GET.get("known", "") != panel_fingerprint(backup)
     if backup.is_transitional and not changed and not recovering:

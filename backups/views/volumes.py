@@ -9,12 +9,13 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HTMX_STOP_POLLING, reswap, trigger_client_event
+from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from backups import domain
 from backups.api import ApiError, Unauthorized, Volume
-from backups.presenters import API_ANSWERED_EVENT, PollFailure, poll_attempt, volume_backups_url
+from backups.presenters import API_ANSWERED_EVENT, poll_attempt, volume_backups_url
 from backups.shared_reads import shared_read
+from backups.views.polling import panel_poll_failed
 from console.decorators import signin_required
 
 
@@ -53,14 +54,7 @@ def volume_status(request: HttpRequest, volume_id: Any) -> HttpResponse:
     except Unauthorized:
         raise  # back to sign-in (the middleware)
     except ApiError as error:
-        failure = PollFailure.of(request, error, target="#volume-status", swap="outerHTML")
-        response = TemplateResponse(
-            request,
-            "backups/backup_list.html#poll-note",
-            failure.context(),
-            status=HTMX_STOP_POLLING,
-        )
-        return reswap(response, "none")
+        return panel_poll_failed(request, error, target="#volume-status")
     context = volume_context(read.answer)
     watching = context["watching"]
     recovering = poll_attempt(request) > 0  # the note of the failed poll must go
