@@ -31,7 +31,7 @@ import re
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from http.client import IncompleteRead, RemoteDisconnected
@@ -797,12 +797,9 @@ def _transport_error_class(exc: BaseException) -> type[ApiUnavailable]:
     return ApiUnavailable
 
 
-def _is_connection_lost(exc: BaseException) -> bool:
-    """Whether a requests exception means the connection broke once the request was on its way
-    (urllib3 ``ProtocolError``: reset, aborted, closed without an answer, a broken pipe while
-    sending), not a connection that was never made (``NewConnectionError``)."""
-    lost = (ProtocolError, RemoteDisconnected, ConnectionResetError, ConnectionAbortedError,
-            BrokenPipeError, IncompleteRead)  # fmt: skip
+def _linked_errors(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception it wraps (urllib3's ``reason``, ``args``, causes, contexts),
+    each once. A ``NewConnectionError`` (refused, DNS) is yielded but not looked inside."""
     seen: set[int] = set()
     stack: list[BaseException] = [exc]
     while stack:
@@ -810,16 +807,28 @@ def _is_connection_lost(exc: BaseException) -> bool:
         if id(current) in seen:
             continue
         seen.add(id(current))
+        yield current
         if isinstance(current, NewConnectionError):
-            return False  # refused / DNS: nothing was sent
-        if isinstance(current, lost):
-            return True
+            continue
         if isinstance(current, MaxRetryError) and current.reason is not None:
             stack.append(current.reason)
         stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
-                stack.append(linked)
+        stack.extend(linked for linked in (current.__cause__, current.__context__) if linked)
+
+
+_LOST_AFTER_SENDING = (ProtocolError, RemoteDisconnected, ConnectionResetError,
+                       ConnectionAbortedError, BrokenPipeError, IncompleteRead)  # fmt: skip
+
+
+def _is_connection_lost(exc: BaseException) -> bool:
+    """Whether a requests exception means the connection broke once the request was on its way
+    (urllib3 ``ProtocolError``: reset, aborted, closed without an answer, a broken pipe while
+    sending), not a connection that was never made (``NewConnectionError``)."""
+    for error in _linked_errors(exc):
+        if isinstance(error, NewConnectionError):
+            return False  # refused / DNS: nothing was sent
+        if isinstance(error, _LOST_AFTER_SENDING):
+            return True
     return False
 
 
@@ -827,23 +836,10 @@ def _is_timeout(exc: BaseException) -> bool:
     """Whether a requests exception was a (connect or read) timeout, not a refusal."""
     if isinstance(exc, requests.Timeout):
         return True
-    seen: set[int] = set()
-    stack: list[BaseException] = [exc]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, NewConnectionError):
-            continue  # refused / DNS: a subclass of ConnectTimeoutError, but not a timeout
-        if isinstance(current, ReadTimeoutError | ConnectTimeoutError | TimeoutError):
-            return True
-        if isinstance(current, Urllib3TimeoutError):
-            return True
-        if isinstance(current, MaxRetryError) and current.reason is not None:
-            stack.append(current.reason)
-        stack.extend(arg for arg in current.args if isinstance(arg, BaseException))
-        for linked in (current.__cause__, current.__context__):
-            if linked is not None:
-                stack.append(linked)
-    return False
+    return any(
+        isinstance(
+            error, ReadTimeoutError | ConnectTimeoutError | TimeoutError | Urllib3TimeoutError
+        )
+        and not isinstance(error, NewConnectionError)  # refused: a ConnectTimeoutError subclass
+        for error in _linked_errors(exc)
+    )
