@@ -28,9 +28,11 @@ SESSION_EXPIRED = "Your ByCloud session has expired or was revoked. Please sign 
 
 
 def signed_out_response(request: HttpRequest, message: str) -> HttpResponse:
+    # The way back is chosen while the session still is: a form kept on the way records it.
+    response = redirect_to_signin(request)
     end_session(request)
     messages.warning(request, message)
-    return redirect_to_signin(request)
+    return response
 
 
 def render_api_error(request: HttpRequest, error: ApiError) -> HttpResponse:

@@ -19,10 +19,28 @@ def current_location(request: HttpRequest) -> str:
     return request.get_full_path()
 
 
+#: The attribute that marks a form's view (``backups.form_stash.keeps_form``): a callable
+#: ``(request) -> URL`` that keeps what a POST typed and answers where to bring it back.
+FORM_KEEPER = "keep_form_on_signout"
+
+
+def kept_form_location(request: HttpRequest) -> str | None:
+    """For a POST to a view that keeps its form: the form's URL with the kept values' id."""
+    view = getattr(getattr(request, "resolver_match", None), "func", None)
+    keeper = getattr(view, FORM_KEEPER, None)
+    if request.method != "POST" or keeper is None:
+        return None
+    return keeper(request)
+
+
 def signin_url_returning_to(request: HttpRequest) -> str:
     location = current_location(request)
-    if request.method != "GET" and not request.htmx:
-        location = resolve_url(settings.LOGIN_REDIRECT_URL)
+    if request.method != "GET":
+        kept = kept_form_location(request)
+        if kept is not None:
+            location = kept
+        elif not request.htmx:
+            location = resolve_url(settings.LOGIN_REDIRECT_URL)
     return f"{resolve_url(settings.LOGIN_URL)}?{urlencode({'next': location})}"
 
 

@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
-from backups import idempotency, reconcile
+from backups import form_stash, idempotency, reconcile
 from backups.alerts import Alert, make_alert
 from backups.api import ApiError, ByCloudClient, Unauthorized
 from backups.forms import (
@@ -98,12 +98,16 @@ def parse_action(value: str) -> tuple[str, str]:
     return "create", ""
 
 
+@form_stash.keeps_form(form_stash.CREATE)
 @require_http_methods(["GET", "POST"])
 @writable_session_required
 @vary_on_headers("HX-Request")
 def backup_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _create_post(request)
+    kept, lost = form_stash.take_from_query(request, form_stash.CREATE)
+    if kept is not None:
+        return _kept_form(request, kept)
     client = request.console.client()
     volume_id = request.GET.get("volume", "").strip()
     search = request.GET.get("volume_search", "")
@@ -116,7 +120,7 @@ def backup_create(request: HttpRequest) -> HttpResponse:
     data = with_suggested_name(data, context)
     form = BackupCreateForm(initial=data.dict(), context=context)
     notice = (
-        "The volume you came from was not found: choose another one." if context.missing else ""
+        "The volume you came from was not found: choose another one." if context.missing else lost
     )
     picker = load_picker(
         request,
@@ -153,15 +157,17 @@ class CreateSubmission:
         token: str,
         action: str,
         argument: str,
+        posted: QueryDict | None = None,  # request.POST, or a kept form (form_stash)
     ) -> CreateSubmission:
+        posted = request.POST if posted is None else posted
         client = request.console.client()
-        volume_id = request.POST.get("volume", "").strip()
+        volume_id = posted.get("volume", "").strip()
         context, alert = (
             load_context_or_alert(request, client, volume_id)
             if volume_id
             else (VolumeContext(), None)
         )
-        data = request.POST.copy()
+        data = posted.copy()
         data["token"] = token if idempotency.is_valid_token(token) else idempotency.new_token()
         if action != "create":
             data = with_suggested_name(data, context)
@@ -217,6 +223,15 @@ def _create_post(request: HttpRequest) -> HttpResponse:
             request, editor, token=token, action=action, argument=argument
         ).render()
     return _submit(request, editor, token)
+
+
+def _kept_form(request: HttpRequest, kept: form_stash.Kept) -> HttpResponse:
+    """A form kept when the session ended, shown as a helper button shows one: every field and
+    row as typed, unchecked, with a fresh one-time token (``token=""`` gets a new one)."""
+    editor = MetadataFormSet.from_post(kept.data).edited()
+    return CreateSubmission.read(
+        request, editor, token="", action="restore_form", argument="", posted=kept.data
+    ).render(notice=kept.notice)
 
 
 def _earlier_submission(token: str) -> idempotency.Submission:

@@ -18,7 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from backups import domain, idempotency, reconcile
+from backups import domain, form_stash, idempotency, reconcile
 from backups.alerts import make_alert, read_alert
 from backups.api import ApiError, BadRequest, ByCloudClient, Conflict, NotFound, Unauthorized
 from backups.forms import TARGET_EXISTING, RestoreForm, is_uuid
@@ -37,6 +37,7 @@ IN_FLIGHT_NOTICE = (
 )
 
 
+@form_stash.keeps_form(form_stash.RESTORE)
 @require_http_methods(["GET", "POST"])
 @writable_session_required
 def backup_restore(request: HttpRequest, backup_id: Any) -> HttpResponse:
@@ -68,6 +69,11 @@ def backup_restore(request: HttpRequest, backup_id: Any) -> HttpResponse:
     if request.method == "POST":
         data = request.POST.copy()
         if not idempotency.is_valid_token(token):
+            data["token"] = idempotency.new_token()
+    else:  # a form kept when the session ended (form_stash): as typed, with a fresh token
+        kept, context["notice"] = form_stash.take_from_query(request, form_stash.RESTORE)
+        if kept is not None:
+            data = kept.data.copy()
             data["token"] = idempotency.new_token()
     form = RestoreForm(
         data, initial={"token": idempotency.new_token()}, eligible=eligible, backup_size=backup.size
