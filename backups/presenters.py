@@ -39,6 +39,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -160,14 +162,99 @@ class BackupRow:
         )
 
 
-@lru_cache(maxsize=4096)
-def _render_row(
+class SizedLRU:
+    """A thread-safe LRU bounded by the bytes of what it holds, not only by its entry count.
+
+    Sizes are counted as the characters of the value and of the key's strings (ASCII HTML: one
+    byte each, plus the objects' fixed overhead per entry, ``ENTRY_OVERHEAD``)."""
+
+    ENTRY_OVERHEAD = 400
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[tuple[Any, ...], tuple[SafeString, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def _cost(cls, key: tuple[Any, ...], value: str) -> int:
+        return cls.ENTRY_OVERHEAD + len(value) + sum(len(k) for k in key if isinstance(k, str))
+
+    def get(self, key: tuple[Any, ...]) -> SafeString | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None:
+                return None
+            self._entries.move_to_end(key)
+            return found[0]
+
+    def put(self, key: tuple[Any, ...], value: SafeString) -> None:
+        cost = self._cost(key, value)
+        if cost > self.max_bytes:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[1]
+            self._entries[key] = (value, cost)
+            self.bytes += cost
+            while self.bytes > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self.bytes -= dropped
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
+
+#: Rendered rows: ~1 KiB each, so ~4,000 rows; whatever the rows hold, never more than 4 MiB.
+ROW_CACHE_BYTES = 4 * 1024 * 1024
+ROW_CACHE = SizedLRU(ROW_CACHE_BYTES)
+
+
+def _render_row_uncached(
     backup: Backup, volume_name: str, volume_known: bool, created_html: str, script_prefix: str
 ) -> SafeString:
-    row = BackupRow(backup, volume_name, volume_known)
+    row = BackupRow(backup.row_view(), volume_name, volume_known)
     row.__dict__["created_html"] = created_html  # the very text the cache key was made of
     template = get_template("backups/backup_list.html#backup-row")
     return mark_safe(template.render({"row": row, "oob": False}))  # noqa: S308 (rendered)
+
+
+def row_cache_key(
+    backup: Backup, volume_name: str, volume_known: bool, created_html: str, script_prefix: str
+) -> tuple[Any, ...]:
+    """Exactly what a row renders (never its metadata or description): identical rows, the
+    same "3 days ago", share one entry, and the key holds nothing a row doesn't show."""
+    return (
+        backup.id,
+        backup.name,
+        backup.status_raw,
+        backup.volume_id,
+        backup.size,
+        backup.is_incremental,
+        backup.has_dependent_backups,
+        backup.container,
+        volume_name,
+        volume_known,
+        created_html,
+        script_prefix,
+    )
+
+
+def _render_row(
+    backup: Backup, volume_name: str, volume_known: bool, created_html: str, script_prefix: str
+) -> SafeString:
+    key = row_cache_key(backup, volume_name, volume_known, created_html, script_prefix)
+    html = ROW_CACHE.get(key)
+    if html is None:
+        html = _render_row_uncached(backup, volume_name, volume_known, created_html, script_prefix)
+        ROW_CACHE.put(key, html)
+    return html
 
 
 def rows_for(backups: Iterable[Backup], directory: VolumeDirectory) -> list[BackupRow]:

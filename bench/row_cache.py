@@ -2,7 +2,7 @@
 
 Same stack as `bench.profile` (emulator at L = 0, 1,000 backups, the console in this process
 with Django's test client), then N list page views with the cache of rendered rows
-(`backups.presenters._render_row`, an lru_cache) and N without it, interleaved so that machine
+(`backups.presenters._render_row`, a byte-bounded LRU) and N without it, interleaved so that machine
 noise hits both alike. Prints the median and p95 of each and the difference per page.
 """
 
@@ -34,7 +34,7 @@ def measure(count: int) -> tuple[list[float], list[float]]:
     from backups import presenters
 
     cached = presenters._render_row
-    uncached = cached.__wrapped__
+    uncached = presenters._render_row_uncached
     with Stack() as stack:
         emulator = Emulator(stack.emulator_url)
         emulator.set_rate_limit(1_000_000)

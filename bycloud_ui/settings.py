@@ -216,11 +216,16 @@ else:
         }
     }
     # Answers shared by the polls of one credential live a second: per process is enough, and
-    # keeps the shared database free of a write on every poll.
+    # keeps the shared database free of a write on every poll. Bounded in bytes by its entry
+    # count, because the models cap what one entry holds (ADR 0014): the worst entry, a list
+    # page of 20 row projections with every text at its cap in 4-byte characters, pickles to
+    # ~92 KiB (a backup or volume with full metadata ~35-78 KiB; a usual list page ~5 KiB), so
+    # 300 entries hold at most ~27 MiB per process. Entries live 2 s: 300 is 150 distinct
+    # (credential, query) polls a second per process before sharing degrades to asking the API.
     CACHES["polls"] = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "LOCATION": "polls",
-        "OPTIONS": {"MAX_ENTRIES": 10_000},
+        "OPTIONS": {"MAX_ENTRIES": 300},
     }
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 

@@ -14,11 +14,11 @@ whole vocabulary in one place.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 __all__ = [
     "Attachment",
@@ -37,6 +37,20 @@ __all__ = [
 T = TypeVar("T")
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+
+# --- caps: what one resource may cost in memory, whatever a tenant stores ------------------
+# The contract bounds neither the number of metadata entries nor their size, and a resource
+# is kept in shared poll answers and caches; the console keeps at most this much of it.
+#: Metadata entries kept per resource (the first ones, in the API's order).
+METADATA_MAX_ENTRIES = 100
+#: UTF-8 bytes of metadata (keys + values) kept per resource.
+METADATA_MAX_BYTES = 16 * 1024
+#: Characters kept of a name (the contract says ≤ 255), a description and other short texts.
+NAME_MAX_CHARS = 255
+TEXT_MAX_CHARS = 1024
+#: Attachments kept per volume (a multi-attach volume has a few; the contract sets no bound).
+ATTACHMENTS_MAX = 16
+ELLIPSIS = "…"
 
 
 class _TolerantStatus(StrEnum):
@@ -174,6 +188,19 @@ def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
     return value
 
 
+@overload
+def _capped(value: str, limit: int) -> str: ...
+@overload
+def _capped(value: None, limit: int) -> None: ...
+@overload
+def _capped(value: str | None, limit: int) -> str | None: ...
+def _capped(value: str | None, limit: int) -> str | None:
+    """``value`` cut to ``limit`` characters, the last one an ellipsis when cut."""
+    if value is None or len(value) <= limit:
+        return value
+    return value[: limit - 1] + ELLIPSIS
+
+
 def _int(data: Mapping[str, Any], key: str) -> int:
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, int):
@@ -190,13 +217,26 @@ def _bool(data: Mapping[str, Any], key: str, default: bool = False) -> bool:
     return value
 
 
-def _metadata(data: Mapping[str, Any]) -> Mapping[str, str]:
+def _metadata(data: Mapping[str, Any]) -> tuple[Mapping[str, str], int]:
+    """The first entries within ``METADATA_MAX_ENTRIES`` and ``METADATA_MAX_BYTES``, and how
+    many entries were left out (0 when all were kept)."""
     value = data.get("metadata")
     if value is None:
-        return _EMPTY
+        return _EMPTY, 0
     if not isinstance(value, Mapping):
         raise TypeError("metadata: expected an object")
-    return MappingProxyType({str(k): "" if v is None else str(v) for k, v in value.items()})
+    kept: dict[str, str] = {}
+    budget = METADATA_MAX_BYTES
+    for k, v in value.items():
+        if len(kept) >= METADATA_MAX_ENTRIES:
+            break
+        key, text = str(k), "" if v is None else str(v)
+        cost = len(key.encode()) + len(text.encode())
+        if cost > budget:
+            break  # the first entries only: never a later, smaller one instead
+        budget -= cost
+        kept[key] = text
+    return MappingProxyType(kept), len(value) - len(kept)
 
 
 def _freeze_metadata(value: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -219,10 +259,16 @@ class _Resource:
     status: StrEnum
     status_raw: str
     metadata: Mapping[str, str]
+    metadata_truncated: int
 
     @property
     def display_name(self) -> str:
         return self.name or self.id
+
+    @property
+    def metadata_total(self) -> int:
+        """How many metadata entries the API sent (``metadata`` holds the first ones)."""
+        return len(self.metadata) + self.metadata_truncated
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Picklable (for a shared cache) although ``metadata`` is a read-only mapping."""
@@ -241,15 +287,17 @@ def _rebuild(cls: type[T], values: dict[str, Any]) -> T:
 
 
 def _resource_fields(data: Mapping[str, Any], status_type: Any) -> dict[str, Any]:
-    """The fields every resource object of the API carries, parsed."""
+    """The fields every resource object of the API carries, parsed (texts capped)."""
+    metadata, truncated = _metadata(data)
     return {
-        "id": _str(data, "id"),
-        "crn": _str(data, "crn"),
-        "name": _opt_str(data, "name"),
-        "description": _opt_str(data, "description"),
+        "id": _capped(_str(data, "id"), NAME_MAX_CHARS),
+        "crn": _capped(_str(data, "crn"), TEXT_MAX_CHARS),
+        "name": _capped(_opt_str(data, "name"), NAME_MAX_CHARS),
+        "description": _capped(_opt_str(data, "description"), TEXT_MAX_CHARS),
         "status": status_type.parse(data.get("status")),
-        "status_raw": str(data.get("status") or ""),
-        "metadata": _metadata(data),
+        "status_raw": _capped(str(data.get("status") or ""), 64),
+        "metadata": metadata,
+        "metadata_truncated": truncated,
         "created_at": parse_datetime(data["created_at"]),
         "updated_at": parse_datetime(data["updated_at"]),
     }
@@ -265,9 +313,9 @@ class Attachment:
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> Attachment:
         return cls(
-            id=_str(data, "id"),
-            instance_id=_str(data, "instance_id"),
-            device=_opt_str(data, "device"),
+            id=_capped(_str(data, "id"), NAME_MAX_CHARS),
+            instance_id=_capped(_str(data, "instance_id"), NAME_MAX_CHARS),
+            device=_capped(_opt_str(data, "device"), NAME_MAX_CHARS),
             attached_at=_opt_datetime(data, "attached_at"),
         )
 
@@ -291,6 +339,8 @@ class Volume(_Resource):
     image_id: str | None = None
     attachments: tuple[Attachment, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    #: How many metadata entries beyond the caps were left out (see ``METADATA_MAX_*``).
+    metadata_truncated: int = 0
     #: The status string exactly as the API sent it (useful when ``status`` is UNKNOWN).
     status_raw: str = ""
 
@@ -306,14 +356,14 @@ class Volume(_Resource):
         return cls(
             **_resource_fields(data, VolumeStatus),
             size=_int(data, "size"),
-            volume_type=_opt_str(data, "volume_type"),
+            volume_type=_capped(_opt_str(data, "volume_type"), NAME_MAX_CHARS),
             bootable=_bool(data, "bootable"),
             encrypted=_bool(data, "encrypted"),
             multiattach=_bool(data, "multiattach"),
             source_volume_id=_opt_str(data, "source_volume_id"),
             snapshot_id=_opt_str(data, "snapshot_id"),
             image_id=_opt_str(data, "image_id"),
-            attachments=tuple(Attachment.from_api(a) for a in attachments),
+            attachments=tuple(Attachment.from_api(a) for a in attachments[:ATTACHMENTS_MAX]),
         )
 
     @property
@@ -333,6 +383,8 @@ class Snapshot(_Resource):
     name: str | None = None
     description: str | None = None
     metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    #: How many metadata entries beyond the caps were left out (see ``METADATA_MAX_*``).
+    metadata_truncated: int = 0
     status_raw: str = ""
 
     def __post_init__(self) -> None:
@@ -363,6 +415,8 @@ class Backup(_Resource):
     has_dependent_backups: bool = False
     snapshot_id: str | None = None
     metadata: Mapping[str, str] = field(default_factory=lambda: _EMPTY, hash=False)
+    #: How many metadata entries beyond the caps were left out (see ``METADATA_MAX_*``).
+    metadata_truncated: int = 0
     fail_reason: str | None = None
     status_raw: str = ""
 
@@ -375,11 +429,25 @@ class Backup(_Resource):
             **_resource_fields(data, BackupStatus),
             volume_id=_str(data, "volume_id"),
             size=_int(data, "size"),
-            container=_opt_str(data, "container"),
+            container=_capped(_opt_str(data, "container"), NAME_MAX_CHARS),
             is_incremental=_bool(data, "is_incremental"),
             has_dependent_backups=_bool(data, "has_dependent_backups"),
             snapshot_id=_opt_str(data, "snapshot_id"),
-            fail_reason=_opt_str(data, "fail_reason"),
+            fail_reason=_capped(_opt_str(data, "fail_reason"), TEXT_MAX_CHARS),
+        )
+
+    def row_view(self) -> Backup:
+        """Only what a list row shows and its rules read (id, name, status, volume, size,
+        mode, dependants, container, times): no metadata, description, failure or CRN. What the
+        list's shared poll answers keep, so they weigh ~1 KiB a row whatever a tenant stores."""
+        return replace(
+            self,
+            crn="",
+            description=None,
+            metadata=_EMPTY,
+            metadata_truncated=0,
+            fail_reason=None,
+            snapshot_id=None,
         )
 
     @property
