@@ -224,7 +224,7 @@ class EmulatorApp:
                 "Authentication required",
                 "Send Authorization: Bearer <token> or X-Api-Key: <id>:<secret>",
             )
-        self._apply_faults(req)
+        self._apply_faults(req, credential.org)
         if credential.read_only and req.method not in SAFE_METHODS:
             raise ApiError(403, "Forbidden", f"The credential '{credential.label}' is read-only")
         call = self.contract.validate(req, operation_id, params)
@@ -243,10 +243,11 @@ class EmulatorApp:
                 raise
         return result
 
-    def _apply_faults(self, req: Request) -> None:
-        """Injected hang, latency and errors; sleeps happen outside the lock."""
+    def _apply_faults(self, req: Request, org: str) -> None:
+        """Injected hang, latency and errors (of one organisation, if asked); sleeps happen
+        outside the lock."""
         faults = self.faults
-        if not faults.applies(req.method, req.path):
+        if not faults.applies(req.method, req.path, org):
             return
         if faults.reset_after_send:
             req.environ[RESET_KEY] = True

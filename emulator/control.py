@@ -105,6 +105,9 @@ def set_faults(app: EmulatorApp, req: Request) -> Response:
     prefix = body.get("path_prefix")
     if prefix is not None and not isinstance(prefix, str):
         raise bad_request("Invalid control request", "'path_prefix' must be a string")
+    org = body.get("org")
+    if org is not None and org not in seed.ORGS:
+        raise bad_request("Invalid control request", f"'org' must be one of {', '.join(seed.ORGS)}")
     reset_after_send = body.get("reset_after_send", False)
     if not isinstance(reset_after_send, bool):
         raise bad_request("Invalid control request", "'reset_after_send' must be true or false")
@@ -117,6 +120,7 @@ def set_faults(app: EmulatorApp, req: Request) -> Response:
         path_prefix=prefix,
         fail_operations=_number(body, "fail_operations", 0, integer=True),
         reset_after_send=reset_after_send,
+        org=org,
     )
     return 200, {"faults": app.faults.as_dict()}
 
@@ -219,10 +223,23 @@ def seed_backups(app: EmulatorApp, req: Request) -> Response:
     org = body.get("org", seed.DEMO_ORG)
     if org not in seed.ORGS:
         raise bad_request("Invalid control request", f"'org' must be one of {', '.join(seed.ORGS)}")
+    prefix = body.get("name_prefix", "bulk-")
+    if not isinstance(prefix, str) or not 1 <= len(prefix) <= 200:
+        raise bad_request("Invalid control request", "'name_prefix' must be 1-200 characters")
+    entries = _number(body, "metadata_entries", 0, integer=True, high=10_000)
+    value_bytes = _number(body, "metadata_value_bytes", 200, integer=True, high=4096)
     with app.lock:
         app.store.begin()
         try:
-            created = seed.seed_bulk(app.store, org, count, app.clock.now())
+            created = seed.seed_bulk(
+                app.store,
+                org,
+                count,
+                app.clock.now(),
+                name_prefix=prefix,
+                metadata_entries=entries,
+                metadata_value_bytes=value_bytes,
+            )
             app.store.commit()
         except Exception:
             app.store.rollback()

@@ -22,9 +22,14 @@ class Faults:
     fail_operations: int = 0
     #: Perform the operation (commit it), then drop the connection without an answer.
     reset_after_send: bool = False
+    #: Only requests of this organisation's credentials (None: every organisation): one
+    #: tenant's API hangs or fails while another's answers.
+    org: str | None = None
 
-    def applies(self, method: str, path: str) -> bool:
+    def applies(self, method: str, path: str, org: str | None = None) -> bool:
         if not path.startswith("/v1/"):
+            return False
+        if self.org is not None and org != self.org:
             return False
         if self.methods is not None and method not in self.methods:
             return False

@@ -455,8 +455,20 @@ def seed(store: Store, now: float) -> None:
     store.insert_many("backups", backups)
 
 
-def seed_bulk(store: Store, org: str, count: int, now: float) -> int:
-    """Add `count` available full backups to `org`, older than the seeded ones; one executemany."""
+def seed_bulk(
+    store: Store,
+    org: str,
+    count: int,
+    now: float,
+    *,
+    name_prefix: str = "bulk-",
+    metadata_entries: int = 0,
+    metadata_value_bytes: int = 200,
+) -> int:
+    """Add `count` available full backups to `org`, older than the seeded ones; one executemany.
+
+    ``metadata_entries`` entries of ``metadata_value_bytes`` each per backup: a tenant storing
+    a lot (the contract bounds neither), for the console's memory benchmark."""
     volumes = store.conn.execute(
         "SELECT id, size, name FROM volumes WHERE org = ? ORDER BY id", (org,)
     ).fetchall()
@@ -472,7 +484,7 @@ def seed_bulk(store: Store, org: str, count: int, now: float) -> int:
                 "id": str(uuid.uuid4()),
                 "org": org,
                 "volume_id": vol["id"],
-                "name": f"bulk-{start + i:06d}",
+                "name": f"{name_prefix}{start + i:06d}",
                 "description": None,
                 "status": "available",
                 "size": vol["size"],
@@ -480,7 +492,10 @@ def seed_bulk(store: Store, org: str, count: int, now: float) -> int:
                 "is_incremental": False,
                 "parent_id": None,
                 "snapshot_id": None,
-                "metadata": {},
+                "metadata": {
+                    f"key-{j:05d}": f"{j:05d}".ljust(metadata_value_bytes, "x")
+                    for j in range(metadata_entries)
+                },
                 "fail_reason": None,
                 "data_timestamp": created,
                 "created_at": created,
