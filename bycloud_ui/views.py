@@ -4,6 +4,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 
+from console.navigation import signin_keeping_form
+
 
 @require_GET
 def health(request: HttpRequest) -> JsonResponse:
@@ -11,7 +13,11 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """An htmx request with a stale token refreshes the page (which gets a fresh token)."""
+    """An htmx request with a stale token refreshes the page (which gets a fresh token); a form
+    posted after its session ended goes to sign-in with what was typed kept."""
+    signin = signin_keeping_form(request)
+    if signin is not None:
+        return signin
     if request.headers.get("HX-Request") == "true":
         response = HttpResponse(status=403)
         response["HX-Refresh"] = "true"

@@ -33,6 +33,26 @@ def kept_form_location(request: HttpRequest) -> str | None:
     return keeper(request)
 
 
+def came_from_this_site(request: HttpRequest) -> bool:
+    """The browser says the request comes from a page of this site (``Sec-Fetch-Site``, or an
+    ``Origin`` of this very host): not a form another site made the browser post."""
+    if request.headers.get("Sec-Fetch-Site") == "same-origin":
+        return True
+    origin = request.headers.get("Origin")
+    return bool(origin) and origin == f"{request.scheme}://{request.get_host()}"
+
+
+def signin_keeping_form(request: HttpRequest) -> HttpResponse | None:
+    """For the CSRF failure view: a form posted from this site after its session ended (another
+    tab signed out, so the page's CSRF token is stale) goes to sign-in with what was typed kept,
+    like a POST that finds no session. None otherwise (the page says the form expired)."""
+    view = getattr(getattr(request, "resolver_match", None), "func", None)
+    signed_in = bool(getattr(request, "console", None))
+    if signed_in or not hasattr(view, FORM_KEEPER) or not came_from_this_site(request):
+        return None
+    return redirect_to_signin(request)
+
+
 def signin_url_returning_to(request: HttpRequest) -> str:
     location = current_location(request)
     if request.method != "GET":

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 
 from backups import form_stash, idempotency
 from backups.forms import MAX_METADATA_ROWS
@@ -222,6 +223,74 @@ def test_an_htmx_helper_post_without_a_session_keeps_the_form_too(client, api):
 def test_a_post_elsewhere_without_a_session_keeps_nothing(client, api):
     response = client.post(f"/backups/{B_LEAF}/delete", {"token": new_token()})
     assert next_of(response) == "/"  # the list, as before: only the two forms are kept
+
+
+# --- a stale CSRF token: the browser's case (signing out rotates the token) -----------------
+
+
+def csrf_client_with_a_stale_form(api) -> tuple[Client, dict[str, str]]:
+    """A browser-like client (CSRF enforced) whose form page outlived its session: another tab
+    signed out, which also rotated the CSRF token the page carries."""
+    browser = sign_in(Client(enforce_csrf_checks=True))
+    mock_picker(api)
+    page = browser.get("/backups/new")
+    stale = str(one(page, f"#backup-create-form input[name={CSRF_FIELD}]")["value"])
+    browser.post("/signout", {CSRF_FIELD: stale})
+    return browser, {**full_post(input_value(page, "token")), CSRF_FIELD: stale}
+
+
+@pytest.fixture
+def stash_calls(monkeypatch) -> list[str]:
+    """The kinds of form stashed during the test."""
+    kinds: list[str] = []
+    real = form_stash.stash
+
+    def spy(request, kind, data):
+        kinds.append(kind)
+        return real(request, kind, data)
+
+    monkeypatch.setattr(form_stash, "stash", spy)
+    return kinds
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "same-origin"}, {"Origin": "http://testserver"}],
+    ids=["sec-fetch-site", "origin"],
+)
+def test_a_form_posted_with_a_stale_csrf_token_after_sign_out_is_kept(api, headers, stash_calls):
+    browser, data = csrf_client_with_a_stale_form(api)
+    response = browser.post("/backups/new", data, headers=headers)
+    next_url = next_of(response)
+    assert stashed(stash_id_of(next_url))["kind"] == form_stash.CREATE
+    assert stash_calls == [form_stash.CREATE]
+    assert not calls(api, "POST", BACKUPS)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"}],
+    ids=["no-headers", "cross-site", "same-site"],
+)
+def test_a_stale_csrf_post_not_from_this_site_keeps_nothing(api, headers, stash_calls):
+    browser, data = csrf_client_with_a_stale_form(api)
+    response = browser.post("/backups/new", data, headers=headers)
+    assert response.status_code == 403
+    assert "This form has expired" in text(response)
+    assert stash_calls == []
+
+
+def test_a_stale_csrf_post_while_signed_in_is_the_expired_form_page(api, stash_calls):
+    browser = sign_in(Client(enforce_csrf_checks=True))
+    token = create_form_token(browser, api)
+    response = browser.post(
+        "/backups/new",
+        {**full_post(token), CSRF_FIELD: "x" * 64},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 403
+    assert "This form has expired" in text(response)
+    assert stash_calls == []
 
 
 # --- restore --------------------------------------------------------------------------------
