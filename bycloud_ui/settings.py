@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "csp",
     "console",
     "backups",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -328,6 +329,8 @@ BYCLOUD_SIGNIN_ATTEMPTS = int(os.environ.get("BYCLOUD_SIGNIN_ATTEMPTS", "10"))
 BYCLOUD_SIGNIN_WINDOW_SECONDS = int(os.environ.get("BYCLOUD_SIGNIN_WINDOW_SECONDS", "300"))
 # Sign-in checks of any credential from one client address per window (0: no such limit).
 BYCLOUD_SIGNIN_ADDRESS_ATTEMPTS = int(os.environ.get("BYCLOUD_SIGNIN_ADDRESS_ATTEMPTS", "50"))
+# Audit entries older than this many days are deleted by `manage.py prune_audit`.
+BYCLOUD_AUDIT_DAYS = int(os.environ.get("BYCLOUD_AUDIT_DAYS", "400"))
 
 
 def _trusted_proxies() -> list[str]:

@@ -6,6 +6,7 @@ urlpatterns = [
     path("healthz", views.health, name="health"),
     path("", include("console.urls")),
     path("", include("backups.urls")),
+    path("", include("audit.urls")),
 ]
 
 handler404 = "bycloud_ui.views.page_not_found"

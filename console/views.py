@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
+from audit import record as audit
 from backups.api import ApiError, ApiUnavailable, Unauthorized
 from backups.api.factory import client_for
 from console import throttle
@@ -103,6 +104,14 @@ def signin(request: HttpRequest) -> HttpResponse:
                     f"Too many failed sign-in attempts. Try again in {_wait_text(retry_after)}.",
                 )
                 status = 429
+                audit.record(
+                    request,
+                    audit.SIGNIN,
+                    audit.REFUSED,
+                    credential=credential,
+                    region=form.cleaned_data["region"],
+                    reason="Too many failed sign-in attempts.",
+                )
             else:
                 try:
                     check = _check_credential(form)
@@ -117,12 +126,27 @@ def signin(request: HttpRequest) -> HttpResponse:
                         credential=credential,
                         read_only=form.cleaned_data["read_only"],
                     )
+                    audit.record(
+                        request,
+                        audit.SIGNIN,
+                        audit.SUCCEEDED,
+                        params={"read_only": form.cleaned_data["read_only"]},
+                    )
                     return HttpResponseRedirect(next_url)
                 if check.verdict is Verdict.REJECTED:
                     attempt.failed()
                 else:
                     attempt.release()
                 form.add_error(None, check.message)
+                audit.record(
+                    request,
+                    audit.SIGNIN,
+                    audit.FAILED,
+                    credential=credential,
+                    region=form.cleaned_data["region"],
+                    error=check.error,
+                    reason=check.message,
+                )
                 status = check.status
                 if check.error is not None and check.error.retry_after:
                     retry_after = math.ceil(check.error.retry_after)
@@ -137,6 +161,7 @@ def signin(request: HttpRequest) -> HttpResponse:
 def signout(request: HttpRequest) -> HttpResponse:
     """Sign out. The notice travels in the URL, not the session: a visitor who was not signed in
     gets no session row, and the browser clears its cookies on this answer anyway."""
+    audit.record(request, audit.SIGNOUT, audit.SUCCEEDED)
     end_session(request)
     response = HttpResponseRedirect(f"{reverse('signin')}?signed_out=1")
     response["Clear-Site-Data"] = CLEAR_SITE_DATA

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("bycloud_ui", "console", "backups")
+PACKAGES = ("bycloud_ui", "console", "backups", "audit")
 MAX_LINES = 400
 LONG_MARKER = re.compile(r"\blong because\b", re.IGNORECASE)
 
@@ -146,12 +146,13 @@ def test_the_scan_covers_the_three_packages_and_finds_known_imports() -> None:
 def test_apps_do_not_import_bycloud_ui() -> None:
     violations = [
         str(imp)
-        for package in ("console", "backups")
+        for package in ("console", "backups", "audit")
         for imp in imports_under(package)
         if within(imp.target, "bycloud_ui")
     ]
     assert not violations, report(
-        "console/ and backups/ must not import bycloud_ui (use django.conf.settings)", violations
+        "console/, backups/ and audit/ must not import bycloud_ui (use django.conf.settings)",
+        violations,
     )
 
 
@@ -165,6 +166,27 @@ def test_console_imports_only_the_api_client_of_backups() -> None:
         if within(imp.target, "backups") and not within(imp.target, "backups.api")
     ]
     assert not violations, report("console/ may import only backups.api of backups", violations)
+
+
+# --- (b2) the audit log is below the views that call it -----------------------------------
+
+#: What the audit app may use of the other apps: the API client's types and errors, and the
+#: session's access decorator and client address (docs/adr/0012-audit-log.md).
+AUDIT_MAY_IMPORT = ("backups.api", "console.decorators", "console.throttle")
+
+
+def test_audit_imports_only_the_api_client_and_the_session_helpers() -> None:
+    violations = [
+        str(imp)
+        for imp in imports_under("audit")
+        if (within(imp.target, "backups") or within(imp.target, "console"))
+        and not any(within(imp.target, allowed) for allowed in AUDIT_MAY_IMPORT)
+    ]
+    assert not violations, report(
+        f"audit/ may import of backups and console only {', '.join(AUDIT_MAY_IMPORT)}",
+        violations,
+    )
+    assert "audit.record" in MODULES, "the scan does not see the audit app"
 
 
 # --- (c) the domain: the API's models and the standard library only -------------------------

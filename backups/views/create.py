@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -25,6 +26,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
+from audit import record as audit
 from backups import form_stash, idempotency, reconcile
 from backups.alerts import Alert, make_alert
 from backups.api import ApiError, ByCloudClient, Unauthorized
@@ -264,12 +266,15 @@ def _submit(request: HttpRequest, editor: BaseMetadataFormSet, token: str) -> Ht
     if not idempotency.is_valid_token(token):
         form.is_valid()
         form.add_error(None, UNCERTAIN_NOTICE if earlier.uncertain else EXPIRED_NOTICE)
+        _audit(submission, audit.REFUSED, reason=EXPIRED_NOTICE)
         return submission.render(status=400)
     form_valid, editor_valid = form.is_valid(), editor.is_valid()
     if submission.alert is not None:
         # The volume could not be looked up: nothing can be checked, so nothing is sent.
+        _audit(submission, audit.FAILED, error=submission.alert.error)
         return submission.render(status=submission.alert.error.console_status)
     if not (form_valid and editor_valid):
+        _audit(submission, audit.REFUSED, reason=audit.form_reason(form, editor))
         return submission.render(status=400)
     if not idempotency.claim(IDEMPOTENCY_SCOPE, token):
         earlier = idempotency.wait_for(IDEMPOTENCY_SCOPE, token, seconds=DUPLICATE_WAIT_SECONDS)
@@ -285,6 +290,12 @@ def _checked_submission(request: HttpRequest) -> idempotency.Submission:
     if not idempotency.is_valid_token(checked):
         return idempotency.Submission()
     return idempotency.lookup(IDEMPOTENCY_SCOPE, checked)
+
+
+def _audit(submission: CreateSubmission, outcome: audit.Outcome, **details: Any) -> None:
+    details.setdefault("data", submission.data)
+    volume = submission.form.context.volume
+    audit.record_create(submission.request, outcome, volume=volume, **details)
 
 
 def _send_create(submission: CreateSubmission, token: str) -> HttpResponse:
@@ -303,9 +314,11 @@ def _send_create(submission: CreateSubmission, token: str) -> HttpResponse:
         with idempotency.settle_claim(IDEMPOTENCY_SCOPE, token) as attempt:
             backup = submission.client.create_backup(**arguments)  # type: ignore[arg-type]
             attempt.succeeded(backup.id)
-    except Unauthorized:
+    except Unauthorized as error:
+        _audit(submission, audit.FAILED, error=error, data=arguments)
         raise
     except ApiError as error:
+        _audit(submission, audit.outcome_of(error), error=error, data=arguments)
         if error.outcome_unknown:
             # It may have been made: look for it before anything is offered again.
             logger.warning("Create backup outcome unknown (%s); reconciling", type(error).__name__)
@@ -327,6 +340,7 @@ def _send_create(submission: CreateSubmission, token: str) -> HttpResponse:
         return submission.render(
             alert=make_alert(request, error, "create the backup"), status=error.console_status
         )
+    _audit(submission, audit.SUCCEEDED, data=arguments, backup_id=backup.id)
     messages.success(
         request, f"Backup {backup.display_name} is being created. This page follows its progress."
     )

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
+from audit import record as audit
 from backups import domain
 from backups.alerts import make_alert
 from backups.api import ApiError, NotSupported, Unauthorized
@@ -28,19 +29,24 @@ def backup_delete(request: HttpRequest, backup_id: Any) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if context["refusal"]:
+            _audit(request, backup.id, audit.REFUSED, reason=context["refusal"])
             status = 409
         else:
             try:
                 client.delete_backup(backup.id)
-            except Unauthorized:
+            except Unauthorized as error:
+                _audit(request, backup.id, audit.FAILED, error=error)
                 raise
-            except NotSupported:
+            except NotSupported as error:
+                _audit(request, backup.id, audit.REFUSED, error=error)
                 context["not_supported"] = True
                 status = 200
             except ApiError as error:
+                _audit(request, backup.id, audit.outcome_of(error), error=error)
                 context["alert"] = make_alert(request, error, "delete the backup")
                 status = error.console_status
             else:
+                _audit(request, backup.id, audit.SUCCEEDED)
                 messages.success(request, f"Deletion of {backup.display_name} started.")
                 target = reverse("backup-list")
                 if request.htmx:
@@ -50,3 +56,16 @@ def backup_delete(request: HttpRequest, backup_id: Any) -> HttpResponse:
         # htmx swaps only 2xx answers: the section comes back with the refusal or the error.
         return TemplateResponse(request, "backups/backup_delete.html#backup-delete", context)
     return TemplateResponse(request, "backups/backup_delete.html", context, status=status)
+
+
+def _audit(request: HttpRequest, backup_id: str, outcome: audit.Outcome, **details: Any) -> None:
+    """The audit entry of this delete (the view read the backup first: ``confirmed``)."""
+    audit.record(
+        request,
+        audit.DELETE,
+        outcome,
+        target=backup_id,
+        target_kind=audit.BACKUP,
+        confirmed=True,
+        **details,
+    )

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
+from audit.queries import history_for
 from backups import domain
 from backups.api import ApiError, Backup, BackupStatus, NotFound, Unauthorized
 from backups.presenters import (
@@ -98,6 +99,7 @@ def backup_detail(request: HttpRequest, backup_id: UUID) -> HttpResponse:
         dependants_exact=dependants_exact,
         needs_chain=needs_chain,
     )
+    context["history"] = history_for(request.console, backup.id)  # read just now: its own
     return TemplateResponse(request, "backups/backup_detail.html", context)
 
 

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING
 
+from audit import record as audit
 from backups import idempotency, reconcile
 from backups.alerts import Alert
 from backups.idempotency import Intent
@@ -74,6 +75,7 @@ def respond(
         check = reconcile.check(request.console.client(), intent)
         if check.state is State.FOUND:
             idempotency.complete(scope, token, check.found_id)
+            _audit_found(request, intent, check.found_id)
     context = _context(intent, token, check)
     if alert is not None:
         context["alert"] = dataclasses.replace(alert, hint=CHECKING_HINT)
@@ -86,6 +88,23 @@ def respond(
             status=HTMX_STOP_POLLING if final else 200,
         )
     return TemplateResponse(request, "backups/reconcile.html", context, status=status)
+
+
+def _audit_found(request: HttpRequest, intent: Intent, found_id: str) -> None:
+    """The follow-up of an audit entry whose outcome was unknown: the change was made."""
+    restore = intent.kind == KIND_RESTORE
+    params = {"reconciled": True, "name": intent.name, "volume": intent.volume_id}
+    if restore:
+        params["result_volume"] = found_id
+    audit.record(
+        request,
+        audit.RESTORE if restore else audit.CREATE,
+        audit.SUCCEEDED,
+        target=intent.backup_id if restore else found_id,
+        target_kind=audit.BACKUP,
+        confirmed=True,
+        params=params,
+    )
 
 
 def _context(intent: Intent, token: str, check: reconcile.Check) -> dict[str, Any]:

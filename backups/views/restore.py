@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from audit import record as audit
 from backups import domain, form_stash, idempotency, reconcile
 from backups.alerts import make_alert, read_alert
 from backups.api import ApiError, BadRequest, ByCloudClient, Conflict, NotFound, Unauthorized
@@ -57,6 +58,8 @@ def backup_restore(request: HttpRequest, backup_id: Any) -> HttpResponse:
     context: dict[str, Any] = {"backup": backup, "poll_seconds": settings.BYCLOUD_POLL_SECONDS}
     context["refusal"] = domain.restore_blocker(backup)
     if context["refusal"]:
+        if request.method == "POST":
+            _audit(request, backup.id, audit.REFUSED, reason=context["refusal"])
         return TemplateResponse(
             request,
             "backups/backup_restore.html",
@@ -82,9 +85,11 @@ def backup_restore(request: HttpRequest, backup_id: Any) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if not form.is_valid():
+            _audit(request, backup.id, audit.REFUSED, reason=audit.form_reason(form))
             status = 400
         elif not idempotency.is_valid_token(token):
             form.add_error(None, EXPIRED_NOTICE)  # nothing is sent without a token
+            _audit(request, backup.id, audit.REFUSED, reason=EXPIRED_NOTICE)
             status = 400
         elif not idempotency.claim(IDEMPOTENCY_SCOPE, token):
             earlier = idempotency.wait_for(IDEMPOTENCY_SCOPE, token, seconds=DUPLICATE_WAIT_SECONDS)
@@ -95,6 +100,20 @@ def backup_restore(request: HttpRequest, backup_id: Any) -> HttpResponse:
         else:
             return _send_restore(request, client, backup, form, context, token)
     return TemplateResponse(request, "backups/backup_restore.html", context, status=status)
+
+
+def _audit(request: HttpRequest, backup_id: str, outcome: audit.Outcome, **details: Any) -> None:
+    """The audit entry of this restore (the view read the backup first: ``confirmed``)."""
+    details.setdefault("params", audit.restore_params(request.POST))
+    audit.record(
+        request,
+        audit.RESTORE,
+        outcome,
+        target=backup_id,
+        target_kind=audit.BACKUP,
+        confirmed=True,
+        **details,
+    )
 
 
 def _answer_repeat(request: HttpRequest, backup_id: str, token: str) -> HttpResponse | None:
@@ -144,9 +163,11 @@ def _send_restore(
         with idempotency.settle_claim(IDEMPOTENCY_SCOPE, token) as attempt:
             result = client.restore_backup(backup.id, **arguments)
             attempt.succeeded(result.volume_id)
-    except Unauthorized:
+    except Unauthorized as error:
+        _audit(request, backup.id, audit.FAILED, error=error)
         raise
     except ApiError as error:
+        _audit(request, backup.id, audit.outcome_of(error), error=error)
         alert = make_alert(request, error, "restore the backup")
         if error.outcome_unknown:
             return reconcile_views.respond(
@@ -163,6 +184,8 @@ def _send_restore(
         return TemplateResponse(
             request, "backups/backup_restore.html", context, status=error.console_status
         )
+    params = {**audit.restore_params(request.POST), "result_volume": result.volume_id}
+    _audit(request, backup.id, audit.SUCCEEDED, params=params)
     messages.success(request, f"Restore of {backup.display_name} started.")
     url = reverse("backup-restore", args=[backup.id])
     return HttpResponseRedirect(f"{url}?volume={result.volume_id}")

@@ -1,0 +1,216 @@
+"""Writing the audit log: the one function the views call, and what it derives from a request.
+
+``record(request, action, outcome, ...)`` adds one :class:`~audit.models.AuditEntry`: when, who
+(the credential's kind and fingerprint, never a secret), the region, the target, the parameters
+that matter (metadata keys only), the outcome, ByCloud's ``request_id`` (from ``error``), the
+console's request id and the client address (the sign-in throttle's own logic).
+
+Recording never breaks the answer: the change has already happened (or not) at ByCloud, so a
+database error here is logged, not raised.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
+from django.views.decorators.debug import sensitive_variables
+
+from audit.models import Action, AuditEntry, Outcome, TargetKind
+from backups.api import ApiError, ApiKey, BearerToken
+from console.throttle import client_address
+
+logger = logging.getLogger("bycloud_ui.audit")
+
+SIGNIN, SIGNOUT, CREATE, RESTORE, DELETE = (
+    Action.SIGNIN,
+    Action.SIGNOUT,
+    Action.CREATE,
+    Action.RESTORE,
+    Action.DELETE,
+)
+SUCCEEDED, FAILED, REFUSED, UNKNOWN = (
+    Outcome.SUCCEEDED,
+    Outcome.FAILED,
+    Outcome.REFUSED,
+    Outcome.UNKNOWN,
+)
+BACKUP, VOLUME = TargetKind.BACKUP, TargetKind.VOLUME
+_SALT = "audit.actor"
+
+Credential = BearerToken | ApiKey
+
+
+# --- who ------------------------------------------------------------------------------------
+
+
+@sensitive_variables("credential")
+def _actor(credential: Credential, secret_key: str) -> str:
+    if isinstance(credential, ApiKey):
+        return f"key:{credential.key_id}"[:160]
+    digest = salted_hmac(_SALT, credential.token, secret=secret_key, algorithm="sha256")
+    return f"token:{digest.hexdigest()[:40]}"
+
+
+def actor_of(credential: Credential) -> str:
+    """A stable name for a credential: ``key:<API key id>``, or ``token:<salted HMAC>``."""
+    return _actor(credential, settings.SECRET_KEY)
+
+
+def actors_of(credential: Credential) -> list[str]:
+    """The names this credential had under the current and the fallback secret keys, so a key
+    rotation does not hide a credential's own history."""
+    keys = (settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", ()))
+    return list(dict.fromkeys(_actor(credential, key) for key in keys))
+
+
+def console_request_id(request: HttpRequest) -> str:
+    """The console's own request id: ``request.request_id`` when the observability middleware
+    sets one, else the ``X-Request-ID`` a proxy sent."""
+    value = getattr(request, "request_id", None) or request.META.get("HTTP_X_REQUEST_ID", "")
+    return str(value)[:128]
+
+
+# --- what -----------------------------------------------------------------------------------
+
+
+def outcome_of(error: BaseException) -> Outcome:
+    """Unknown when the change may have been made; refused when ByCloud said no by its rules
+    (a 4xx other than 429); failed otherwise (an outage, a 5xx, a rate limit)."""
+    if isinstance(error, ApiError):
+        if error.outcome_unknown:
+            return Outcome.UNKNOWN
+        if error.status is not None and 400 <= error.status < 500 and error.status != 429:
+            return Outcome.REFUSED
+    return Outcome.FAILED
+
+
+def create_params(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters of a create that matter: never metadata values, never a description."""
+    params: dict[str, Any] = {
+        "volume": str(arguments.get("volume_id") or arguments.get("volume") or ""),
+        "name": str(arguments.get("name") or ""),
+        "incremental": bool(arguments.get("incremental")),
+        "force": bool(arguments.get("force")),
+        "snapshot": str(arguments.get("snapshot_id") or arguments.get("snapshot") or ""),
+    }
+    metadata = arguments.get("metadata")
+    if isinstance(metadata, Mapping) and metadata:
+        params["metadata_keys"] = sorted(str(key) for key in metadata)
+    return params
+
+
+def restore_params(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A restore's target as the form had it: a new volume (its name, if typed) or an existing
+    one (its id)."""
+    target = str(data.get("target") or "")
+    existing = target == "existing"
+    return {
+        "restore_target": target,
+        "volume": str(data.get("volume") or "").strip() if existing else "",
+        "name": "" if existing else str(data.get("new_name") or "").strip(),
+    }
+
+
+def form_reason(*forms: Any) -> str:
+    """The errors a refused form showed, as one line (field names and messages, no values)."""
+    parts: list[str] = []
+    for form in forms:
+        errors = getattr(form, "errors", None) or {}
+        if isinstance(errors, list):  # a formset: one dict per form
+            errors = {key: value for item in errors for key, value in item.items()}
+        for field, messages in errors.items():
+            label = "form" if field == "__all__" else field
+            parts.append(f"{label}: {' '.join(str(message) for message in messages)}")
+        for message in getattr(form, "non_form_errors", lambda: [])():
+            parts.append(f"form: {message}")
+    return "; ".join(parts)
+
+
+# --- the record -----------------------------------------------------------------------------
+
+
+def _text(value: object, limit: int) -> str:
+    return str(value or "")[:limit]
+
+
+def record_create(
+    request: HttpRequest,
+    outcome: Outcome,
+    *,
+    data: Mapping[str, Any],
+    volume: Any = None,
+    backup_id: str = "",
+    **details: Any,
+) -> AuditEntry | None:
+    """A create's entry: on the backup it made, else on the volume it named. ``data``: the API
+    arguments or the form as posted; ``volume``: the volume the console read as this
+    credential (None when it could not), which confirms the target."""
+    volume_id = (
+        volume.id
+        if volume is not None
+        else str(data.get("volume_id") or data.get("volume") or "").strip()
+    )
+    return record(
+        request,
+        Action.CREATE,
+        outcome,
+        target=backup_id or volume_id,
+        target_kind=TargetKind.BACKUP if backup_id else TargetKind.VOLUME,
+        confirmed=bool(backup_id) or volume is not None,
+        params=create_params(data),
+        **details,
+    )
+
+
+@sensitive_variables("credential")
+def record(
+    request: HttpRequest,
+    action: Action,
+    outcome: Outcome,
+    *,
+    target: str = "",
+    target_kind: TargetKind | str = "",
+    confirmed: bool = False,
+    params: Mapping[str, Any] | None = None,
+    error: BaseException | None = None,
+    reason: str = "",
+    credential: Credential | None = None,
+    region: str = "",
+) -> AuditEntry | None:
+    """Add one entry. ``credential`` and ``region`` default to the signed-in session's (a
+    sign-in passes the credential it checked); ``error`` gives the error class and ByCloud's
+    ``request_id``; ``confirmed``: the view read ``target`` as this credential first."""
+    console = getattr(request, "console", None)
+    if credential is None and console:
+        credential = console.credential
+        region = region or console.region
+    if credential is None:
+        return None
+    request_id = getattr(error, "request_id", None) if error is not None else None
+    if error is not None and not reason:
+        reason = str(getattr(error, "message", "") or "")
+    try:
+        return AuditEntry.objects.create(
+            actor=actor_of(credential),
+            credential_kind=credential.kind,
+            region=_text(region, 64),
+            action=action,
+            outcome=outcome,
+            target_kind=target_kind if target else "",
+            target_id=_text(target, 64).lower(),
+            target_confirmed=bool(target) and confirmed,
+            params=dict(params or {}),
+            error=type(error).__name__ if error is not None else "",
+            reason=_text(reason, 500),
+            bycloud_request_id=_text(request_id, 128),
+            request_id=console_request_id(request),
+            client_address=_text(client_address(request), 64),
+        )
+    except Exception:  # the answer must not fail because the log could not be written
+        logger.exception("Could not record the audit entry %s %s", action, outcome)
+        return None
