@@ -38,6 +38,7 @@ from django.core.cache import caches
 from django.http import HttpRequest
 
 from backups.api import ApiError, Unauthorized
+from observability.metrics import POLL_READS
 
 T = TypeVar("T")
 #: The longest a failed read is shared (and a poll waits) whatever ``Retry-After`` says.
@@ -84,6 +85,7 @@ def shared_read(
     console = request.console  # type: ignore[attr-defined]
     key = console.cache_key("poll", what) if seconds > 0 and console else None
     if key is None:
+        POLL_READS.labels(source="fetched").inc()
         return read_now(fetch)
     cache = caches["polls"]
 
@@ -96,10 +98,14 @@ def shared_read(
         """The entry's answer if usable; raises a shared failure still in force."""
         if isinstance(entry, Failure):
             if entry.as_of >= not_before and time.time() < entry.until:
+                POLL_READS.labels(source="shared").inc()
                 raise entry.error
             return None
         read = entry if isinstance(entry, Read) else None
-        return read if usable(read, seconds) else None
+        if not usable(read, seconds):
+            return None
+        POLL_READS.labels(source="shared").inc()
+        return read
 
     entry = cache.get(key)
     answer = fresh(entry)
@@ -108,12 +114,14 @@ def shared_read(
     lock = _lock_for(key)
     stale_ok = not isinstance(entry, Failure) and usable(entry, 2 * seconds)
     if not lock.acquire(blocking=not stale_ok):
+        POLL_READS.labels(source="shared").inc()
         return entry  # type: ignore[return-value]  # being refreshed: a moment old will do
     try:
         answer = fresh(cache.get(key))
         if answer is not None:
             return answer
         as_of = time.time()
+        POLL_READS.labels(source="fetched").inc()
         try:
             result = Read(fetch(), as_of)
         except Unauthorized:

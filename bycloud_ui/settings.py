@@ -16,6 +16,8 @@ from urllib.parse import unquote, urlsplit
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from observability.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("BYCLOUD_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -112,12 +114,15 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials.apps.SimpleAppConfig",
     "csp",
+    "observability",
     "console",
     "backups",
     "audit",
 ]
 
 MIDDLEWARE = [
+    # Outermost: the request ID, the request's log line and metrics cover every answer.
+    "observability.middleware.RequestObservabilityMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "console.middleware.NoStoreMiddleware",
@@ -163,6 +168,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "console.context_processors.csp_nonce",
                 "console.context_processors.console",
+                "observability.context_processors.request_id",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -254,7 +260,7 @@ if SECURE_COOKIES:
     if _proxy_ssl_header:
         SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
     SECURE_SSL_REDIRECT = env_bool("BYCLOUD_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain HTTP
+    SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]  # probes and scrapes: plain HTTP
     SECURE_HSTS_SECONDS = int(os.environ.get("BYCLOUD_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("BYCLOUD_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("BYCLOUD_HSTS_PRELOAD")
@@ -349,11 +355,25 @@ BYCLOUD_TRUSTED_PROXIES = _trusted_proxies()
 LOGIN_URL = "signin"
 LOGIN_REDIRECT_URL = "backup-list"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("BYCLOUD_LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
-}
+# Health, metrics and logs (observability/, ADR 0011).
+BYCLOUD_INSTANCE_NAME = os.environ.get("BYCLOUD_INSTANCE_NAME", "")  # "" : the host name
+BYCLOUD_READYZ_TIMEOUT = float(os.environ.get("BYCLOUD_READYZ_TIMEOUT", "0.8"))
+BYCLOUD_READYZ_CACHE_SECONDS = float(os.environ.get("BYCLOUD_READYZ_CACHE_SECONDS", "2"))
+
+
+def _metrics_allowed() -> list[str]:
+    """BYCLOUD_METRICS_ALLOWED: CIDRs whose connections may read /metrics (404 for others)."""
+    cidrs = env_list("BYCLOUD_METRICS_ALLOWED", "127.0.0.1/32,::1/128")
+    for cidr in cidrs:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError as error:
+            raise ImproperlyConfigured(f"BYCLOUD_METRICS_ALLOWED: {error}") from None
+    return cidrs
+
+
+BYCLOUD_METRICS_ALLOWED = _metrics_allowed()
+
+LOGGING = logging_config(
+    os.environ.get("BYCLOUD_LOG_FORMAT", "plain"), os.environ.get("BYCLOUD_LOG_LEVEL", "INFO")
+)

@@ -1,9 +1,11 @@
 from django.urls import include, path
 
-from bycloud_ui import views
+from observability import views as observability
 
 urlpatterns = [
-    path("healthz", views.health, name="health"),
+    path("healthz", observability.healthz, name="health"),
+    path("readyz", observability.readyz, name="ready"),
+    path("metrics", observability.metrics_view, name="metrics"),
     path("", include("console.urls")),
     path("", include("backups.urls")),
     path("", include("audit.urls")),

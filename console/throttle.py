@@ -43,6 +43,7 @@ from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 
 from backups.api import ApiKey, BearerToken
+from observability.metrics import SIGNIN_THROTTLED
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -211,6 +212,8 @@ def reserve(request: HttpRequest, credential: BearerToken | ApiKey) -> Attempt:
     for bucket in filter(None, (attempt.credential_bucket, attempt.address_bucket)):
         slot, ends_at = bucket.reserve(seconds)
         if slot is None:
+            scope = "credential" if bucket is attempt.credential_bucket else "address"
+            SIGNIN_THROTTLED.labels(scope=scope).inc()
             attempt.release()
             attempt.retry_after = max(1, math.ceil(ends_at - time.time()))
             return attempt

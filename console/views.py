@@ -21,6 +21,7 @@ from console import throttle
 from console.forms import SignInForm
 from console.navigation import safe_next_url
 from console.session import end_session, start_session
+from observability.metrics import SIGNIN_FAILURES
 
 SIGNED_OUT_NOTICE = "You are signed out."
 #: Sent with the sign-out answer: the browser drops what it kept of the signed-in pages.
@@ -135,6 +136,7 @@ def signin(request: HttpRequest) -> HttpResponse:
                     return HttpResponseRedirect(next_url)
                 if check.verdict is Verdict.REJECTED:
                     attempt.failed()
+                    SIGNIN_FAILURES.inc()
                 else:
                     attempt.release()
                 form.add_error(None, check.message)

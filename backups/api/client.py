@@ -55,6 +55,7 @@ from urllib3.util.retry import Retry
 from urllib3.util.timeout import Timeout as Urllib3Timeout
 
 from . import deadline as page_deadline
+from . import metrics as api_metrics
 from .errors import (
     ApiConnectionLost,
     ApiError,
@@ -399,8 +400,44 @@ class ByCloudClient:
         json: Any = None,
         expected: tuple[int, ...] = (200,),
     ) -> _Answer:
-        with self.bulkhead(method, path) if self.bulkhead else nullcontext():
-            return self._send(method, path, params=params, json=json, expected=expected)
+        """One call: the bulkhead, then :meth:`_send`; then one log line and the metrics of the
+        call, whatever its outcome (status, or the error's class when there was no answer)."""
+        started = time.monotonic()
+        status, request_id, level = "", None, logging.INFO
+        try:
+            with self.bulkhead(method, path) if self.bulkhead else nullcontext():
+                answer = self._send(method, path, params=params, json=json, expected=expected)
+            status, request_id = str(answer.status), answer.request_id
+            return answer
+        except ApiError as error:
+            answered = error.status is not None and not 200 <= error.status <= 299
+            status = str(error.status) if answered else type(error).__name__
+            request_id = error.request_id
+            level = logging.WARNING if not answered or (error.status or 0) >= 500 else logging.INFO
+            raise
+        except BaseException as error:
+            status, level = type(error).__name__, logging.ERROR
+            raise
+        finally:
+            seconds = time.monotonic() - started
+            operation = api_metrics.operation(method, path)
+            api_metrics.observe_call(operation, status, seconds)
+            logger.log(
+                level,
+                "ByCloud API call %s -> %s in %.0f ms (request_id=%s)",
+                operation,
+                status,
+                seconds * 1000,
+                request_id or "-",
+                extra={
+                    "event": "bycloud_api_call",
+                    "operation": operation,
+                    "api_path": path,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 1),
+                    "bycloud_request_id": request_id,
+                },
+            )
 
     def _attempt_timeout(self) -> float | tuple[float, float] | Urllib3Timeout:
         """The client's timeout, or, within a deadline, one cut to the time left."""
@@ -536,8 +573,9 @@ class ByCloudClient:
         elapsed_ms: float,
         request_id: str | None,
     ) -> None:
-        logger.log(
-            level,
+        """One answer's detail, at DEBUG whatever ``level`` (the answer's own weight): the line
+        per call, at the level its outcome deserves and with the metrics, is ``_request``'s."""
+        logger.debug(
             "ByCloud API %s %s -> %s in %.0f ms (request_id=%s)",
             method,
             path,

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
+from . import metrics
 from .errors import CircuitOpen, TooManyInFlight
 
 __all__ = ["Bulkhead", "BulkheadSlot", "CircuitBreaker", "Ticket"]
@@ -58,14 +59,17 @@ class Bulkhead:
     def slot(
         self, key: str, *, per_key: int, per_process: int, method: str = "", path: str = ""
     ) -> Iterator[None]:
+        scope = ""
         with self._lock:
             mine = self._per_key.get(key, 0)
             if per_key > 0 and mine >= per_key:
+                scope = "credential"
                 message = (
                     f"{mine} requests of this account to ByCloud are still waiting for an "
                     "answer; this one was not sent"
                 )
             elif per_process > 0 and self._total >= per_process:
+                scope = "process"
                 message = (
                     f"The console is already waiting for ByCloud on {self._total} requests; "
                     "this one was not sent"
@@ -75,6 +79,7 @@ class Bulkhead:
                 self._per_key[key] = mine + 1
                 self._total += 1
         if message:
+            metrics.BULKHEAD_REJECTIONS.labels(scope=scope).inc()
             logger.warning("ByCloud API %s %s refused: %s", method, path, message)
             raise TooManyInFlight(message, method=method, path=path, retry_after=self.retry_after)
         try:
@@ -188,6 +193,7 @@ class CircuitBreaker:
             if ticket.trial:
                 self._trial = False
                 self._opened_at = now
+                metrics.BREAKER_OPENINGS.labels(region=self.region).inc()
                 logger.warning("ByCloud %s: trial call failed, circuit open again", self.region)
                 return
             if self._opened_at is not None:
@@ -198,6 +204,7 @@ class CircuitBreaker:
             if len(self._recent) >= self.failures:
                 self._recent.clear()
                 self._opened_at = now
+                metrics.BREAKER_OPENINGS.labels(region=self.region).inc()
                 logger.warning(
                     "ByCloud %s: %d timeouts or connection failures in a row, circuit open "
                     "for %g s",

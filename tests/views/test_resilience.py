@@ -87,7 +87,7 @@ def test_the_process_cap_refuses_every_tenant_but_healthz_answers(
         elapsed = time.perf_counter() - started
     assert refused.status_code == 429
     assert "already waiting for ByCloud on 6 requests" in text_of(one(refused, "#api-alert"))
-    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    assert health.status_code == 200 and health.json()["status"] == "ok"
     assert elapsed < 0.5
     assert len(api.calls) == 0
 

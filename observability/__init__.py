@@ -1,0 +1,1 @@
+"""Health, metrics and structured logs of the console (ADR 0011)."""
