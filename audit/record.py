@@ -139,31 +139,44 @@ def _text(value: object, limit: int) -> str:
 
 
 def record_create(
-    request: HttpRequest,
-    outcome: Outcome,
+    submission: Any,
+    outcome: Outcome | None = None,
     *,
-    data: Mapping[str, Any],
-    volume: Any = None,
+    status: int = 400,
+    alert: Any = None,
+    error: BaseException | None = None,
     backup_id: str = "",
-    **details: Any,
 ) -> AuditEntry | None:
-    """A create's entry: on the backup it made, else on the volume it named. ``data``: the API
-    arguments or the form as posted; ``volume``: the volume the console read as this
-    credential (None when it could not), which confirms the target."""
-    volume_id = (
-        volume.id
-        if volume is not None
-        else str(data.get("volume_id") or data.get("volume") or "").strip()
-    )
+    """A create's entry, from the create view's submission (its ``request``, ``form``,
+    ``editor`` and posted ``data``; duck-typed, so ``audit`` does not import the views).
+
+    On the backup it made, else on the volume it named (confirmed when the console read the
+    volume as this credential). Without ``outcome``: an answer of ``status`` 400 or more is a
+    refusal by the form's rules (the form's errors are the reason) or, with an ``alert``, the
+    outcome of its API error; below 400 nothing is recorded (a helper button, not a submit).
+    """
+    if outcome is None and status < 400:
+        return None
+    error = error or getattr(alert, "error", None)
+    if outcome is None:
+        outcome = outcome_of(error) if error is not None else Outcome.REFUSED
+    form, editor = submission.form, submission.editor
+    data: dict[str, Any] = {key: submission.data.get(key) for key in submission.data}
+    if editor.is_valid():
+        data["metadata"] = editor.as_dict()
+    reason = form_reason(form, editor) if outcome is Outcome.REFUSED and error is None else ""
+    volume = form.context.volume
+    volume_id = volume.id if volume is not None else str(data.get("volume") or "").strip()
     return record(
-        request,
+        submission.request,
         Action.CREATE,
         outcome,
         target=backup_id or volume_id,
         target_kind=TargetKind.BACKUP if backup_id else TargetKind.VOLUME,
         confirmed=bool(backup_id) or volume is not None,
         params=create_params(data),
-        **details,
+        error=error,
+        reason=reason,
     )
 
 

@@ -16,7 +16,6 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -180,6 +179,7 @@ class CreateSubmission:
     def render(
         self, *, alert: Alert | None = None, notice: str = "", status: int = 200
     ) -> HttpResponse:
+        audit.record_create(self, status=status, alert=alert or self.alert)  # a refused submit
         picker = load_picker(
             self.request,
             self.client,
@@ -266,15 +266,12 @@ def _submit(request: HttpRequest, editor: BaseMetadataFormSet, token: str) -> Ht
     if not idempotency.is_valid_token(token):
         form.is_valid()
         form.add_error(None, UNCERTAIN_NOTICE if earlier.uncertain else EXPIRED_NOTICE)
-        _audit(submission, audit.REFUSED, reason=EXPIRED_NOTICE)
         return submission.render(status=400)
     form_valid, editor_valid = form.is_valid(), editor.is_valid()
     if submission.alert is not None:
         # The volume could not be looked up: nothing can be checked, so nothing is sent.
-        _audit(submission, audit.FAILED, error=submission.alert.error)
         return submission.render(status=submission.alert.error.console_status)
     if not (form_valid and editor_valid):
-        _audit(submission, audit.REFUSED, reason=audit.form_reason(form, editor))
         return submission.render(status=400)
     if not idempotency.claim(IDEMPOTENCY_SCOPE, token):
         earlier = idempotency.wait_for(IDEMPOTENCY_SCOPE, token, seconds=DUPLICATE_WAIT_SECONDS)
@@ -290,12 +287,6 @@ def _checked_submission(request: HttpRequest) -> idempotency.Submission:
     if not idempotency.is_valid_token(checked):
         return idempotency.Submission()
     return idempotency.lookup(IDEMPOTENCY_SCOPE, checked)
-
-
-def _audit(submission: CreateSubmission, outcome: audit.Outcome, **details: Any) -> None:
-    details.setdefault("data", submission.data)
-    volume = submission.form.context.volume
-    audit.record_create(submission.request, outcome, volume=volume, **details)
 
 
 def _send_create(submission: CreateSubmission, token: str) -> HttpResponse:
@@ -314,12 +305,11 @@ def _send_create(submission: CreateSubmission, token: str) -> HttpResponse:
         with idempotency.settle_claim(IDEMPOTENCY_SCOPE, token) as attempt:
             backup = submission.client.create_backup(**arguments)  # type: ignore[arg-type]
             attempt.succeeded(backup.id)
-    except Unauthorized as error:
-        _audit(submission, audit.FAILED, error=error, data=arguments)
+    except Unauthorized:
         raise
     except ApiError as error:
-        _audit(submission, audit.outcome_of(error), error=error, data=arguments)
         if error.outcome_unknown:
+            audit.record_create(submission, audit.UNKNOWN, error=error)
             # It may have been made: look for it before anything is offered again.
             logger.warning("Create backup outcome unknown (%s); reconciling", type(error).__name__)
             return reconcile_views.respond(
@@ -340,7 +330,7 @@ def _send_create(submission: CreateSubmission, token: str) -> HttpResponse:
         return submission.render(
             alert=make_alert(request, error, "create the backup"), status=error.console_status
         )
-    _audit(submission, audit.SUCCEEDED, data=arguments, backup_id=backup.id)
+    audit.record_create(submission, audit.SUCCEEDED, backup_id=backup.id)
     messages.success(
         request, f"Backup {backup.display_name} is being created. This page follows its progress."
     )
