@@ -8,7 +8,7 @@ EMULATOR_PORT ?= 8001
 PORT ?= 8000
 export EMULATOR_PORT PORT
 
-.PHONY: run test emulator lint format bench bench-smoke chromium clearsessions clean
+.PHONY: run test emulator lint format bench bench-smoke chromium clearsessions prune-audit clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-smoke: $(STAMP)
 # Expired console sessions are deleted only by this (run it daily, e.g. from cron).
 clearsessions: $(STAMP)
 	$(PY) manage.py clearsessions
+
+# Audit entries older than BYCLOUD_AUDIT_DAYS (default 400) are deleted only by this (daily).
+prune-audit: $(STAMP)
+	$(PY) manage.py prune_audit
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .mypy_cache
