@@ -7,6 +7,9 @@ that (with gunicorn's default of 2 s, a poll could race the server closing its c
 
 import os
 
+# Drops a dead worker's values from the multiprocess metrics (PROMETHEUS_MULTIPROC_DIR).
+from observability.metrics import child_exit  # noqa: F401
+
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
