@@ -60,6 +60,21 @@ class Emulator:
             current = total
         return current
 
+    def set_faults(self, faults: dict[str, Any]) -> None:
+        self._control("POST", "faults", faults)
+
+    def seed(self, count: int, org: str = DEMO_ORG, **options: Any) -> None:
+        """Add ``count`` bulk backups (``name_prefix``, ``metadata_entries``, … as options)."""
+        self._control("POST", "seed", {"backups": count, "org": org, **options})
+
+    def list_backups_named(self, pattern: str) -> list[dict[str, Any]]:
+        response = self.api.get(
+            f"{self.url}/v1/backups", params={"limit": 1, "name": pattern}, timeout=60
+        )
+        response.raise_for_status()
+        items: list[dict[str, Any]] = response.json()["backups"]
+        return items
+
     def settle(self) -> None:
         self._control("POST", "settle")
 

@@ -215,6 +215,61 @@ def lighthouse_verdicts(r: dict[str, Any]) -> list[Verdict]:
     return rows
 
 
+#: Issue 8, item 7: a worker stays under this whatever a tenant stores.
+WORKER_RSS_BUDGET_MIB = 150
+LIST_PAGE_BYTES_BUDGET = 1024 * 1024
+
+
+def issue8_verdicts(r: dict[str, Any]) -> list[Verdict]:
+    polls = _get(r, "memory", "polls") or 80
+    healthy = _get(r, "polls_under_503", "healthy", "api_requests_per_tab_minute")
+    return [
+        check(
+            f"Memory: worker RSS after {polls} list polls with distinct filters "
+            "(20 backups x 900 metadata entries, 1 worker)",
+            _get(r, "memory", "worker_rss_after_mib"),
+            "≤",
+            WORKER_RSS_BUDGET_MIB,
+            " MiB",
+        ),
+        reported(
+            "Memory: worker RSS growth over those polls",
+            _get(r, "memory", "worker_rss_growth_mib"),
+            " MiB",
+        ),
+        check(
+            "Memory: list page of those 20 backups (the API's page: see results.json)",
+            _get(r, "memory", "list_page_bytes"),
+            "≤",
+            LIST_PAGE_BYTES_BUDGET,
+            "KB",
+        ),
+        check(
+            "Tenant isolation: B's list p95, A's API hanging (20 A views) / unloaded",
+            _get(r, "tenant_isolation", "list_p95_ratio"),
+            "≤",
+            2,
+            "x",
+        ),
+        check(
+            "Tenant isolation: /healthz p95, A's API hanging / unloaded",
+            _get(r, "tenant_isolation", "healthz_p95_ratio"),
+            "≤",
+            2,
+            "x",
+        ),
+        reported("Polls, 5 tabs: API requests per tab-minute, healthy", healthy),
+        check(
+            "Polls, 5 tabs: API requests per tab-minute under 503s (budget: the healthy figure)",
+            _get(r, "polls_under_503", "under_503", "api_requests_per_tab_minute")
+            if healthy is not None
+            else None,
+            "≤",
+            healthy or 0,
+        ),
+    ]
+
+
 def verdicts(results: dict[str, Any]) -> list[Verdict]:
     return [
         *list_verdicts(results),
@@ -223,6 +278,7 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         *load_verdicts(results),
         *weight_verdicts(results),
         *lighthouse_verdicts(results),
+        *issue8_verdicts(results),
     ]
 
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import figures, lighthouse, load, report, weight
+from bench import figures, isolation, lighthouse, load, report, weight
 from bench.console import Console
 from bench.emulator import Emulator
 from bench.figures import Bench
@@ -23,6 +23,11 @@ from bench.servers import REPO_ROOT, Stack
 POLL_KS_FULL = (1, 10, 20)
 POLL_KS_SMOKE = (1,)
 SCALE_SIZES = (100, 10_000)
+#: Issue 8: list polls with distinct filters for the memory figure (smoke: fewer), and how long
+#: the tabs poll for the 503 figure (healthy, then under the fault).
+MEMORY_POLLS_FULL = 80
+MEMORY_POLLS_SMOKE = 20
+POLLS_503_SECONDS = 30
 #: The emulator's rate limit, lifted so that the bench measures the console, not the limiter.
 RATE_LIMIT = 1_000_000
 
@@ -200,6 +205,22 @@ def measure_scale(run: Run) -> None:
     run.measure("scale", lambda: figures.scale(run.bench, SCALE_SIZES))
 
 
+def measure_issue8(run: Run) -> None:
+    """Items 4, 5 and 7 of issue 8; last: the memory figure seeds heavy backups into demo."""
+    stack, emulator = run.stack, run.emulator
+    if not run.options.smoke:
+        run.measure(
+            "polls_under_503",
+            lambda: isolation.polls_under_503(stack, emulator, seconds=POLLS_503_SECONDS),
+        )
+        run.measure(
+            "tenant_isolation",
+            lambda: isolation.tenant_isolation(stack, emulator, reps=run.options.reps),
+        )
+    polls = MEMORY_POLLS_SMOKE if run.options.smoke else MEMORY_POLLS_FULL
+    run.measure("memory", lambda: isolation.memory(stack, emulator, polls))
+
+
 def measure_all(run: Run) -> None:
     options = run.options
     backup_id = run.emulator.first_backup_id()
@@ -215,6 +236,7 @@ def measure_all(run: Run) -> None:
         measure_concurrency(run)  # with the K=20 transitional rows still polling
     if not options.smoke:
         measure_scale(run)
+    measure_issue8(run)
 
 
 def start_run(options: Options, stack: Stack) -> Run:

@@ -86,3 +86,15 @@ def test_every_cheap_figure_has_a_verdict(results: dict[str, Any]) -> None:
     assert any(f.startswith("Poll, K=1") for f in measured)
     assert "Page weight: cold list page, as transferred" in measured
     assert set(measured.values()) <= {"PASS", "FAIL"}
+
+
+def test_memory_stays_bounded_whatever_a_tenant_stores(results: dict[str, Any]) -> None:
+    """Design property (issue 8, item 7): 20 backups with 900 metadata entries each, polled
+    with distinct filters, leave a worker's RSS nearly where it was; loose bounds (the
+    benchmark prints the figures): growth < 40 MiB, RSS < 150 MiB, list page < 1 MiB."""
+    memory = results["memory"]
+    assert memory["api_list_page_bytes"] > 4 * 1024 * 1024  # the tenant did store that much
+    assert memory["worker_rss_growth_mib"] < 40
+    assert memory["worker_rss_after_mib"] < 150
+    assert memory["list_page_bytes"] < 1024 * 1024
+    assert memory["detail_says_truncated"]
