@@ -19,14 +19,8 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 from audit.queries import history_for
 from backups import domain
 from backups.api import ApiError, Backup, BackupStatus, NotFound, Unauthorized
-from backups.presenters import (
-    API_ANSWERED_EVENT,
-    actions_for,
-    as_of_from,
-    panel_fingerprint,
-    poll_attempt,
-    poll_ms,
-)
+from backups.polls import API_ANSWERED_EVENT, as_of_from, panel_fingerprint, poll_attempt, poll_ms
+from backups.presenters import actions_for
 from backups.shared_reads import shared_read
 from backups.views.polling import panel_poll_failed
 from backups.volume_names import VolumeDirectory, cached_volume_directory, call_with_volumes

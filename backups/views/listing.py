@@ -13,16 +13,15 @@ from django_htmx.http import HTMX_STOP_POLLING, push_url, trigger_client_event
 
 from backups.api import ApiError, Backup, Page, Unauthorized
 from backups.list_query import ListQuery
-from backups.presenters import (
+from backups.polls import (
     API_ANSWERED_EVENT,
-    ListState,
     PollDiff,
     PollFailure,
     as_of_from,
     parse_known,
     poll_attempt,
-    rows_for,
 )
+from backups.presenters import ListState, rows_for
 from backups.shared_reads import shared_read
 from backups.volume_names import cached_volume_directory, list_page_with_volumes
 from console.decorators import signin_required

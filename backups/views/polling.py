@@ -8,7 +8,7 @@ from django.template.response import TemplateResponse
 from django_htmx.http import HTMX_STOP_POLLING, reswap
 
 from backups.api import ApiError
-from backups.presenters import PollFailure
+from backups.polls import PollFailure
 
 
 def panel_poll_failed(request: HttpRequest, error: ApiError, *, target: str) -> HttpResponse:

@@ -13,7 +13,8 @@ from django_htmx.http import HTMX_STOP_POLLING, trigger_client_event
 
 from backups import domain
 from backups.api import ApiError, Unauthorized, Volume
-from backups.presenters import API_ANSWERED_EVENT, poll_attempt, volume_backups_url
+from backups.polls import API_ANSWERED_EVENT, poll_attempt
+from backups.presenters import volume_backups_url
 from backups.shared_reads import shared_read
 from backups.views.polling import panel_poll_failed
 from console.decorators import signin_required
@@ -40,7 +41,7 @@ def volume_status(request: HttpRequest, volume_id: Any) -> HttpResponse:
     htmx answers: 204 when the status shown (``?shown=``) has not changed, 286 (stop polling)
     once the volume is no longer restoring or being created (and the page's "Restore of X
     started" message goes), else the new fragment. A failed read answers 286 with
-    ``HX-Reswap: none`` and a note carrying a later poll (``backups.presenters.PollFailure``).
+    ``HX-Reswap: none`` and a note carrying a later poll (``backups.polls.PollFailure``).
     """
     if not request.htmx:
         volume = request.console.client().get_volume(str(volume_id))
