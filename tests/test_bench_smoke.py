@@ -85,7 +85,8 @@ def test_every_cheap_figure_has_a_verdict(results: dict[str, Any]) -> None:
     assert any(f.startswith("API calls per list view") for f in measured)
     assert any(f.startswith("Poll, K=1") for f in measured)
     assert "Page weight: cold list page, as transferred" in measured
-    assert set(measured.values()) <= {"PASS", "FAIL"}
+    assert any(f.startswith("Memory: worker RSS after") for f in measured)
+    assert set(measured.values()) <= {"PASS", "FAIL", "info"}  # info: RSS growth, no budget
 
 
 def test_memory_stays_bounded_whatever_a_tenant_stores(results: dict[str, Any]) -> None:
