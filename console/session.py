@@ -46,6 +46,11 @@ class ConsoleSession:
         """The API client acting for the signed-in user (views call this, never requests)."""
         return client_for(self.region_url, self.credential)
 
+    def poll_client(self) -> ByCloudClient:
+        """The client for polls: no retries of its own, since the next poll is the retry (under
+        failure, retries inside a poll only multiply the traffic of every open tab)."""
+        return client_for(self.region_url, self.credential, retries=0)
+
     def cache_key(self, namespace: str, *parts: str) -> str:
         """A cache key private to this credential and region: a salted HMAC (SECRET_KEY), so
         entries never cross organisations and never reveal the credential."""

@@ -109,12 +109,15 @@ def _bulkhead_slot(credential: Credential) -> BulkheadSlot:
     return BulkheadSlot(_bulkhead, credential_key(credential), per_credential, per_process)
 
 
-def client_for(region_url: str, credential: Credential) -> ByCloudClient:
+def client_for(
+    region_url: str, credential: Credential, *, retries: int | None = None
+) -> ByCloudClient:
     """A client for ``region_url`` using ``credential``, configured from settings:
 
     - ``BYCLOUD_API_TIMEOUT`` (seconds, default 10): read timeout; the connect timeout is the
       smaller of it and 3.05 s.
-    - ``BYCLOUD_API_RETRIES`` (default 2): retries of idempotent requests.
+    - ``BYCLOUD_API_RETRIES`` (default 2): retries of idempotent requests, unless ``retries``
+      says otherwise (polls ask for none: the next poll is their retry).
     - ``BYCLOUD_API_MAX_IN_FLIGHT_PER_CREDENTIAL`` (default 4) and
       ``BYCLOUD_API_MAX_IN_FLIGHT_PER_PROCESS`` (default 6; 0 means no cap): calls in flight,
       beyond which a call is refused at once (``TooManyInFlight``, a 429 page).
@@ -124,7 +127,8 @@ def client_for(region_url: str, credential: Credential) -> ByCloudClient:
     out, so that page views of the same user share pooled connections.
     """
     timeout = float(getattr(settings, "BYCLOUD_API_TIMEOUT", DEFAULT_TIMEOUT))
-    retries = int(getattr(settings, "BYCLOUD_API_RETRIES", DEFAULT_RETRIES))
+    if retries is None:
+        retries = int(getattr(settings, "BYCLOUD_API_RETRIES", DEFAULT_RETRIES))
     slot = _bulkhead_slot(credential)
     breaker = breaker_for(region_url)
     key: _ClientKey = (region_url, credential, (timeout, retries, slot, breaker))

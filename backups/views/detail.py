@@ -111,7 +111,7 @@ def backup_status(request: HttpRequest, backup_id: UUID) -> HttpResponse:
         read = shared_read(
             request,
             f"backup/{backup_id}",
-            lambda: request.console.client().get_backup(str(backup_id)),
+            lambda: request.console.poll_client().get_backup(str(backup_id)),
             not_before=as_of_from(request),
         )
     except NotFound:

@@ -68,7 +68,7 @@ def backup_list_status(request: HttpRequest) -> HttpResponse:
         read = shared_read(
             request,
             f"backups:{sorted(params.items())!r}",
-            lambda: slim_page(request.console.client().list_backups(**params)),
+            lambda: slim_page(request.console.poll_client().list_backups(**params)),
             not_before=as_of_from(request),
         )
     except Unauthorized:

@@ -50,7 +50,7 @@ def volume_status(request: HttpRequest, volume_id: Any) -> HttpResponse:
         read = shared_read(
             request,
             f"volume/{volume_id}",
-            lambda: request.console.client().get_volume(str(volume_id)),
+            lambda: request.console.poll_client().get_volume(str(volume_id)),
         )
     except Unauthorized:
         raise  # back to sign-in (the middleware)

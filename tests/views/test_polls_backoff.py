@@ -296,3 +296,17 @@ def test_a_failed_volume_poll_retries_later_and_recovers(signed_in, api, clock):
     box = one(recovered, "div#volume-status")
     assert box["hx-get"] == url
     assert text_of(one(box, "#poll-note")) == ""
+
+
+def test_a_failing_poll_asks_the_api_once_even_with_retries_configured(
+    signed_in, api, clock, settings
+):
+    """Pages retry a failed read (BYCLOUD_API_RETRIES); a poll does not: the next poll is its
+    retry, and retrying inside it would multiply the traffic of every open tab under 503s."""
+    settings.BYCLOUD_API_RETRIES = 2
+    url = list_poll_url(signed_in, api, clock)
+    fail_list(api)
+    clock.shift(61)
+    response = signed_in.get(url, **HTMX)
+    assert one(response, "#poll-note")
+    assert len(calls(api, "GET", BACKUPS)) == 1
