@@ -8,6 +8,8 @@ calls the API or knows about requests: it works on the typed models of ``backups
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from backups.api import Backup, BackupStatus, Volume, VolumeStatus
 
@@ -158,3 +160,74 @@ def incremental_dependants(backup: Backup, siblings: Sequence[Backup]) -> tuple[
 def needs_chain(backup: Backup) -> bool:
     """Whether the backup is part of an incremental chain worth showing."""
     return backup.is_incremental or backup.has_dependent_backups
+
+
+# --- a volume's backups as chains, and its newest available backup --------------------------
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A full backup and the incremental backups that (most likely) build on it, newest first.
+
+    ``full`` is None for incremental backups whose full backup is not among those given (it was
+    deleted, or lies beyond the listed page)."""
+
+    full: Backup | None
+    incrementals: tuple[Backup, ...] = ()
+
+    @property
+    def backups(self) -> tuple[Backup, ...]:
+        """Every backup of the chain, newest first (the full one last)."""
+        return self.incrementals + ((self.full,) if self.full else ())
+
+    @property
+    def newest(self) -> Backup:
+        return self.backups[0]
+
+
+def backup_chains(backups: Sequence[Backup]) -> list[Chain]:
+    """Group backups into chains: each full backup with the incrementals whose parent
+    (``incremental_parent``, the API does not say) leads back to it; newest chain first."""
+    ordered = sorted(backups, key=lambda b: (b.created_at, b.id))
+    root_of: dict[str, str] = {}  # backup id -> id of the first backup of its chain
+    members: dict[str, list[Backup]] = {}
+    fulls: dict[str, Backup | None] = {}
+    for backup in ordered:
+        parent = incremental_parent(backup, ordered)
+        if backup.is_incremental and parent is not None and parent.id in root_of:
+            root = root_of[parent.id]
+        else:
+            root = backup.id
+            fulls[root] = None if backup.is_incremental else backup
+            members[root] = []
+        root_of[backup.id] = root
+        if backup.is_incremental:
+            members[root].append(backup)
+    chains = [
+        Chain(fulls[root], tuple(sorted(items, key=lambda b: b.created_at, reverse=True)))
+        for root, items in members.items()
+    ]
+    return sorted(chains, key=lambda c: (c.newest.created_at, c.newest.id), reverse=True)
+
+
+def newest_available(backups: Iterable[Backup]) -> Backup | None:
+    """The newest backup that can be restored now, or None."""
+    usable = [b for b in backups if b.status is BackupStatus.AVAILABLE]
+    return max(usable, key=lambda b: (b.created_at, b.id), default=None)
+
+
+def newest_available_by_volume(backups: Iterable[Backup]) -> dict[str, Backup]:
+    """The newest available backup of each volume among ``backups``."""
+    newest: dict[str, Backup] = {}
+    for backup in backups:
+        if backup.status is not BackupStatus.AVAILABLE:
+            continue
+        known = newest.get(backup.volume_id)
+        if known is None or (backup.created_at, backup.id) > (known.created_at, known.id):
+            newest[backup.volume_id] = backup
+    return newest
+
+
+def backup_age(backup: Backup, now: datetime) -> timedelta:
+    """How old a backup is (never negative, whatever the clocks say)."""
+    return max(now - backup.created_at, timedelta(0))

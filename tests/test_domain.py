@@ -129,3 +129,49 @@ def test_transitional_statuses_of_backups_and_volumes() -> None:
         assert domain.is_transitional_status(value)
     for value in ("available", "in-use", "error", "error_deleting", "nonsense"):
         assert not domain.is_transitional_status(value)
+
+
+def test_backup_chains_group_each_full_backup_with_its_incrementals_newest_first() -> None:
+    full1 = _backup(0)
+    inc1 = _backup(10, is_incremental=True)
+    inc2 = _backup(20, is_incremental=True)
+    failed = _backup(25, status="error")
+    full2 = _backup(30)
+    inc3 = _backup(40, is_incremental=True)
+    chains = domain.backup_chains([inc2, full2, inc1, failed, inc3, full1])
+    assert [(c.full, c.incrementals) for c in chains] == [
+        (full2, (inc3,)),
+        (failed, ()),
+        (full1, (inc2, inc1)),
+    ]
+    assert chains[0].backups == (inc3, full2)
+    assert chains[2].newest == inc2
+
+
+def test_backup_chains_keep_incrementals_whose_full_backup_is_gone() -> None:
+    orphan = _backup(10, is_incremental=True)
+    later = _backup(20, is_incremental=True)
+    chains = domain.backup_chains([orphan, later])
+    assert len(chains) == 1
+    assert chains[0].full is None
+    assert chains[0].incrementals == (later, orphan)
+    assert domain.backup_chains([]) == []
+
+
+def test_newest_available_backup_and_its_age() -> None:
+    old, newer, failed = _backup(0), _backup(10), _backup(20, status="error")
+    newest = domain.newest_available([old, failed, newer])
+    assert newest == newer
+    assert domain.newest_available([failed]) is None
+    assert domain.backup_age(newer, T0 + timedelta(hours=2)) == timedelta(minutes=110)
+    assert domain.backup_age(newer, T0) == timedelta(0)  # a clock behind never says "-10 min"
+
+
+def test_newest_available_backup_of_each_volume() -> None:
+    a_old, a_new = _backup(0), _backup(10)
+    b = Backup.from_api(
+        backup_json(volume_id="10000000-0000-4000-8000-000000000002", created_at=T0.isoformat())
+    )
+    failed = _backup(30, status="error")
+    newest = domain.newest_available_by_volume([a_old, b, a_new, failed])
+    assert newest == {a_new.volume_id: a_new, b.volume_id: b}
