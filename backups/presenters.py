@@ -29,8 +29,12 @@ _ID_PLACEHOLDER = "00000000-0000-4000-8000-000000000000"
 
 
 @lru_cache(maxsize=8)
-def _url_patterns(script_prefix: str) -> tuple[str, str]:
-    return reverse("backup-detail", args=[_ID_PLACEHOLDER]), reverse("backup-list")
+def _url_patterns(script_prefix: str) -> tuple[str, str, str]:
+    return (
+        reverse("backup-detail", args=[_ID_PLACEHOLDER]),
+        reverse("backup-list"),
+        reverse("volume-detail", args=[_ID_PLACEHOLDER]),
+    )
 
 
 def backup_detail_url(backup_id: str) -> str:
@@ -40,6 +44,11 @@ def backup_detail_url(backup_id: str) -> str:
 
 def volume_backups_url(volume_id: str) -> str:
     return f"{_url_patterns(get_script_prefix())[1]}?volume={quote(volume_id, '')}"
+
+
+def volume_page_url(volume_id: str) -> str:
+    """reverse("volume-detail"), cheaply: every volume name in the console links there."""
+    return _url_patterns(get_script_prefix())[2].replace(_ID_PLACEHOLDER, quote(volume_id, ""))
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,12 @@ class BackupRow:
 
     @cached_property
     def volume_url(self) -> str:
+        """The volume's page (its name's link)."""
+        return volume_page_url(self.backup.volume_id)
+
+    @cached_property
+    def volume_backups_url(self) -> str:
+        """The list filtered to this volume."""
         return volume_backups_url(self.backup.volume_id)
 
     @cached_property

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from backups.views import create, delete, detail, listing, reconcile, restore, volumes
+from backups.views import (
+    create,
+    delete,
+    detail,
+    listing,
+    reconcile,
+    restore,
+    search,
+    volume_pages,
+    volumes,
+)
 
 urlpatterns = [
     path("", listing.backup_list, name="backup-list"),
@@ -20,5 +30,8 @@ urlpatterns = [
         name="backup-restore-check",
     ),
     path("backups/<uuid:backup_id>/delete", delete.backup_delete, name="backup-delete"),
+    path("search", search.search, name="search"),
+    path("volumes", volume_pages.volume_list, name="volume-list"),
+    path("volumes/<uuid:volume_id>", volume_pages.volume_detail, name="volume-detail"),
     path("volumes/<uuid:volume_id>/status", volumes.volume_status, name="volume-status"),
 ]

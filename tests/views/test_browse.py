@@ -114,7 +114,7 @@ def test_list_row_shows_every_column(signed_in, api):
     row = one(body, f"tr#backup-{backup['id']}")
     assert text_of(one(row, f'a[href="/backups/{backup["id"]}"]')) == "weekly"
     assert text_of(one(row, '[class="status status--error"]')) == "error"
-    assert text_of(one(row, f'a[href="/?volume={volume["id"]}"]')) == "db-volume"
+    assert text_of(one(row, f'a[href="/volumes/{volume["id"]}"]')) == "db-volume"
     row_text = text_of(row)
     assert "42 GB" in row_text
     assert "Incremental" in row_text and "Yes" in row_text
@@ -492,7 +492,8 @@ def test_detail_shows_every_field(signed_in, api):
     assert copy["class"] == "button button--small copy-button"
     assert backup["id"] in body
     assert with_text(body, "*", "available")
-    assert text_of(one(body, f'a[href="/?volume={volume["id"]}"]')) == "db-volume"
+    assert text_of(one(body, f'a[href="/volumes/{volume["id"]}"]')) == "db-volume"
+    assert text_of(one(body, f'a[href="/?volume={volume["id"]}"]')) == "all its backups"
     assert "5a5a5a5a-0000-4000-8000-000000000001" in body
     assert "40 GB" in body and "Full" in body and "vault" in body
     assert "before the upgrade" in body
