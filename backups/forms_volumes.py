@@ -21,6 +21,13 @@ MAX_PREV_MARKERS = 50
 FILTERABLE_VOLUME_STATUSES = tuple(s for s in VolumeStatus if s is not VolumeStatus.UNKNOWN)
 
 
+class _StatusField(forms.ChoiceField):
+    """A status in any case (the API's are lower case)."""
+
+    def to_python(self, value: Any) -> str:
+        return super().to_python(value).strip().lower()
+
+
 class VolumeFilterForm(forms.Form):
     """Bound to the URL to read the filters (:meth:`applied`); built from ``initial`` to show."""
 
@@ -30,7 +37,7 @@ class VolumeFilterForm(forms.Form):
         help_text=NAME_FILTER_HELP,
         widget=forms.SearchInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
-    status = forms.ChoiceField(
+    status = _StatusField(
         label="Status",
         required=False,
         choices=[("", "Any status")] + [(s.value, s.label) for s in FILTERABLE_VOLUME_STATUSES],
@@ -43,9 +50,6 @@ class VolumeFilterForm(forms.Form):
 
     def clean_name(self) -> str:
         return str(self.cleaned_data.get("name") or "").strip()[:NAME_MAX_LENGTH]
-
-    def clean_status(self) -> str:
-        return str(self.cleaned_data.get("status") or "").strip().lower()
 
     def applied(self) -> dict[str, str]:
         """The filters to apply; a value that does not validate (an unknown status) is
