@@ -146,6 +146,7 @@ def record_create(
     alert: Any = None,
     error: BaseException | None = None,
     backup_id: str = "",
+    sent: Any = None,
 ) -> AuditEntry | None:
     """A create's entry, from the create view's submission (its ``request``, ``form``,
     ``editor`` and posted ``data``; duck-typed, so ``audit`` does not import the views).
@@ -154,7 +155,10 @@ def record_create(
     volume as this credential). Without ``outcome``: an answer of ``status`` 400 or more is a
     refusal by the form's rules (the form's errors are the reason) or, with an ``alert``, the
     outcome of its API error; below 400 nothing is recorded (a helper button, not a submit).
+    ``sent``: the success's ``backups.api.Sent`` (the backup it made, ByCloud's request ID).
     """
+    request_id = sent.request_id if sent is not None else None
+    backup_id = backup_id or (sent.value.id if sent is not None else "")
     if outcome is None and status < 400:
         return None
     error = error or getattr(alert, "error", None)
@@ -177,6 +181,7 @@ def record_create(
         params=create_params(data),
         error=error,
         reason=reason,
+        request_id=request_id,
     )
 
 
@@ -194,17 +199,20 @@ def record(
     reason: str = "",
     credential: Credential | None = None,
     region: str = "",
+    request_id: str | None = None,
 ) -> AuditEntry | None:
     """Add one entry. ``credential`` and ``region`` default to the signed-in session's (a
     sign-in passes the credential it checked); ``error`` gives the error class and ByCloud's
-    ``request_id``; ``confirmed``: the view read ``target`` as this credential first."""
+    ``request_id``, and ``request_id`` that of a success (``Sent.request_id``); ``confirmed``:
+    the view read ``target`` as this credential first."""
     console = getattr(request, "console", None)
     if credential is None and console:
         credential = console.credential
         region = region or console.region
     if credential is None:
         return None
-    request_id = getattr(error, "request_id", None) if error is not None else None
+    if error is not None:
+        request_id = getattr(error, "request_id", None) or request_id
     if error is not None and not reason:
         reason = str(getattr(error, "message", "") or "")
     try:

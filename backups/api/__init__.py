@@ -3,7 +3,7 @@
 Import from here; :mod:`backups.api.factory` (Django-aware) is imported explicitly.
 """
 
-from .client import ApiKey, BearerToken, ByCloudClient, Credential
+from .client import ApiKey, BearerToken, ByCloudClient, Credential, Sent
 from .errors import (
     ApiConnectionLost,
     ApiError,
@@ -60,6 +60,7 @@ __all__ = [
     "RateLimit",
     "RateLimited",
     "RestoreResult",
+    "Sent",
     "ServerError",
     "ServiceUnavailable",
     "Snapshot",

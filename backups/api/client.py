@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from http.client import IncompleteRead, RemoteDisconnected
 from importlib import metadata as importlib_metadata
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -71,7 +71,7 @@ from .errors import (
 from .limits import BulkheadSlot, CircuitBreaker
 from .models import Backup, Page, RateLimit, RestoreResult, Snapshot, Volume
 
-__all__ = ["ApiKey", "BearerToken", "ByCloudClient", "Credential"]
+__all__ = ["ApiKey", "BearerToken", "ByCloudClient", "Credential", "Sent"]
 
 logger = logging.getLogger("backups.api")
 
@@ -256,6 +256,21 @@ class _Answer:
     status: int
     data: Any
     request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Sent(Generic[T]):
+    """A change's result (``value``, the plain model) with what a support ticket needs: ByCloud's
+    ``request_id`` of the answer (its ``X-Request-Id`` header; None when it sent none) and the
+    call as sent (method, ``base_url`` + ``path``, the JSON body or None). Returned per call by
+    the ``*_with_request_id`` methods, so a client shared between threads holds no "last"."""
+
+    value: T
+    request_id: str | None
+    method: str
+    base_url: str
+    path: str
+    body: Mapping[str, Any] | None = None
 
 
 def _validate_id(value: str, what: str) -> str:
@@ -771,6 +786,30 @@ class ByCloudClient:
         snapshot_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> Backup:
+        """POST a backup (see :meth:`create_backup_with_request_id`)."""
+        return self.create_backup_with_request_id(
+            volume_id=volume_id,
+            name=name,
+            description=description,
+            container=container,
+            incremental=incremental,
+            force=force,
+            snapshot_id=snapshot_id,
+            metadata=metadata,
+        ).value
+
+    def create_backup_with_request_id(
+        self,
+        *,
+        volume_id: str,
+        name: str | None = None,
+        description: str | None = None,
+        container: str | None = None,
+        incremental: bool | None = None,
+        force: bool | None = None,
+        snapshot_id: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Sent[Backup]:
         body = _compact(
             volume_id=volume_id,
             name=name,
@@ -782,9 +821,13 @@ class ByCloudClient:
             metadata=dict(metadata) if metadata is not None else None,
         )
         answer = self._request("POST", "/v1/backups", json=body, expected=(200, 201, 202))
-        return self._one(answer, "backup", Backup.from_api)
+        return self._sent(answer, self._one(answer, "backup", Backup.from_api), body)
 
     def delete_backup(self, backup_id: str) -> Backup:
+        """DELETE a backup (see :meth:`delete_backup_with_request_id`)."""
+        return self.delete_backup_with_request_id(backup_id).value
+
+    def delete_backup_with_request_id(self, backup_id: str) -> Sent[Backup]:
         """DELETE a backup (undocumented operation). Returns the backup, normally ``deleting``.
 
         A 405 is :class:`NotSupported`. A 404 is ambiguous for an undocumented operation, so
@@ -811,17 +854,26 @@ class ByCloudClient:
             exc.message = "This region does not support deleting backups"
             exc.args = (exc.message,)
             raise
-        return self._one(answer, "backup", Backup.from_api)
+        return self._sent(answer, self._one(answer, "backup", Backup.from_api), None)
 
     def restore_backup(
         self, backup_id: str, *, volume_id: str | None = None, name: str | None = None
     ) -> RestoreResult:
         """Restore to ``volume_id`` (an existing volume) or to a new volume named ``name``."""
+        return self.restore_backup_with_request_id(backup_id, volume_id=volume_id, name=name).value
+
+    def restore_backup_with_request_id(
+        self, backup_id: str, *, volume_id: str | None = None, name: str | None = None
+    ) -> Sent[RestoreResult]:
+        """:meth:`restore_backup` with the answer's request ID and the call as sent."""
         path = f"/v1/backups/{_validate_id(backup_id, 'backup_id')}/restore"
         body = _compact(volume_id=volume_id, name=name)
         answer = self._request("POST", path, json=body, expected=(200, 201, 202))
         result: RestoreResult = self._parse(answer, RestoreResult.from_api)
-        return result
+        return self._sent(answer, result, body)
+
+    def _sent(self, answer: _Answer, value: T, body: Mapping[str, Any] | None) -> Sent[T]:
+        return Sent(value, answer.request_id, answer.method, self.base_url, answer.path, body)
 
 
 def _transport_error_class(exc: BaseException) -> type[ApiUnavailable]:

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django.views.decorators.vary import vary_on_headers
 
 from audit import record as audit
-from backups import form_stash, idempotency, reconcile
+from backups import form_stash, idempotency, receipt, reconcile
 from backups.alerts import Alert, make_alert
 from backups.api import ApiError, ByCloudClient, Unauthorized
 from backups.forms import (
@@ -51,6 +51,7 @@ logger = logging.getLogger("bycloud_ui")
 IDEMPOTENCY_SCOPE = reconcile.CREATE_SCOPE
 #: How long a repeated POST waits for the first one with the same token.
 DUPLICATE_WAIT_SECONDS = 5.0
+CREATING = "Backup {name} is being created. This page follows its progress."
 EXPIRED_NOTICE = "This form had expired. Check the values and submit it again."
 UNCERTAIN_NOTICE = (
     "An earlier submission of this form did not get an answer from ByCloud and may have "
@@ -303,7 +304,8 @@ def _send_create(submission: CreateSubmission, token: str) -> HttpResponse:
     idempotency.remember(IDEMPOTENCY_SCOPE, token, intent)
     try:
         with idempotency.settle_claim(IDEMPOTENCY_SCOPE, token) as attempt:
-            backup = submission.client.create_backup(**arguments)  # type: ignore[arg-type]
+            sent = submission.client.create_backup_with_request_id(**arguments)  # type: ignore[arg-type]
+            backup = sent.value
             attempt.succeeded(backup.id)
     except Unauthorized:
         raise
@@ -330,10 +332,8 @@ def _send_create(submission: CreateSubmission, token: str) -> HttpResponse:
         return submission.render(
             alert=make_alert(request, error, "create the backup"), status=error.console_status
         )
-    audit.record_create(submission, audit.SUCCEEDED, backup_id=backup.id)
-    messages.success(
-        request, f"Backup {backup.display_name} is being created. This page follows its progress."
-    )
+    audit.record_create(submission, audit.SUCCEEDED, sent=sent)
+    receipt.success(request, sent, CREATING.format(name=backup.display_name))
     return HttpResponseRedirect(reverse("backup-detail", args=[backup.id]))
 
 

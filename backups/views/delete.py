@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -13,7 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from audit import record as audit
-from backups import domain
+from backups import domain, receipt
 from backups.alerts import make_alert
 from backups.api import ApiError, NotSupported, Unauthorized
 from console.decorators import writable_session_required
@@ -33,7 +32,7 @@ def backup_delete(request: HttpRequest, backup_id: Any) -> HttpResponse:
             status = 409
         else:
             try:
-                client.delete_backup(backup.id)
+                sent = client.delete_backup_with_request_id(backup.id)
             except Unauthorized as error:
                 _audit(request, backup.id, audit.FAILED, error=error)
                 raise
@@ -46,8 +45,8 @@ def backup_delete(request: HttpRequest, backup_id: Any) -> HttpResponse:
                 context["alert"] = make_alert(request, error, "delete the backup")
                 status = error.console_status
             else:
-                _audit(request, backup.id, audit.SUCCEEDED)
-                messages.success(request, f"Deletion of {backup.display_name} started.")
+                _audit(request, backup.id, audit.SUCCEEDED, request_id=sent.request_id)
+                receipt.success(request, sent, f"Deletion of {backup.display_name} started.")
                 target = reverse("backup-list")
                 if request.htmx:
                     return HttpResponseClientRedirect(target)

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from audit import record as audit
-from backups import domain, form_stash, idempotency, reconcile
+from backups import domain, form_stash, idempotency, receipt, reconcile
 from backups.alerts import make_alert, read_alert
 from backups.api import ApiError, BadRequest, ByCloudClient, Conflict, NotFound, Unauthorized
 from backups.forms import TARGET_EXISTING, RestoreForm, is_uuid
@@ -161,7 +161,8 @@ def _send_restore(
     idempotency.remember(IDEMPOTENCY_SCOPE, token, intent)
     try:
         with idempotency.settle_claim(IDEMPOTENCY_SCOPE, token) as attempt:
-            result = client.restore_backup(backup.id, **arguments)
+            sent = client.restore_backup_with_request_id(backup.id, **arguments)
+            result = sent.value
             attempt.succeeded(result.volume_id)
     except Unauthorized as error:
         _audit(request, backup.id, audit.FAILED, error=error)
@@ -185,8 +186,8 @@ def _send_restore(
             request, "backups/backup_restore.html", context, status=error.console_status
         )
     params = {**audit.restore_params(request.POST), "result_volume": result.volume_id}
-    _audit(request, backup.id, audit.SUCCEEDED, params=params)
-    messages.success(request, f"Restore of {backup.display_name} started.")
+    _audit(request, backup.id, audit.SUCCEEDED, params=params, request_id=sent.request_id)
+    receipt.success(request, sent, f"Restore of {backup.display_name} started.")
     url = reverse("backup-restore", args=[backup.id])
     return HttpResponseRedirect(f"{url}?volume={result.volume_id}")
 
