@@ -51,11 +51,11 @@ def test_filter_and_paginate_the_list(
     expect(row.get_by_role("cell", name="error", exact=True)).to_be_visible()
 
     page.get_by_label("Status").select_option("")
-    page.get_by_label("Volume").select_option(label="cache-01")
+    page.get_by_label("Volume", exact=True).select_option(label="cache-01")
     expect(page).to_have_url(re.compile(rf"volume={VOLUME_CACHE}"))
     expect(table.locator("tbody td:nth-child(3)")).to_have_text(["cache-01"] * 2)
 
-    page.get_by_label("Volume").select_option("")
+    page.get_by_label("Volume", exact=True).select_option("")
     page.get_by_label("Name starts with").fill("no-such-backup")
     expect(table.get_by_role("heading", name="No backups match these filters")).to_be_visible()
     expect(table.get_by_role("table")).to_have_count(0)
