@@ -78,6 +78,12 @@ class ListQuery:
     def querystring(self, *, page: bool = True, **extra: str) -> str:
         return urlencode({**self.params(page=page), **{k: v for k, v in extra.items() if v}})
 
+    @property
+    def export_suffix(self) -> str:
+        """The filters as a query string for the export links (``?name=…``, or nothing)."""
+        query = self.querystring(page=False)
+        return f"?{query}" if query else ""
+
     def list_url(self, *, page: bool = True) -> str:
         query = self.querystring(page=page)
         return reverse("backup-list") + (f"?{query}" if query else "")

@@ -4,6 +4,7 @@ from backups.views import (
     create,
     delete,
     detail,
+    export,
     listing,
     reconcile,
     restore,
@@ -15,6 +16,8 @@ from backups.views import (
 urlpatterns = [
     path("", listing.backup_list, name="backup-list"),
     path("backups/status", listing.backup_list_status, name="backup-list-status"),
+    path("backups/export.csv", export.backup_export, {"fmt": "csv"}, name="backup-export-csv"),
+    path("backups/export.json", export.backup_export, {"fmt": "json"}, name="backup-export-json"),
     path("backups/new", create.backup_create, name="backup-create"),
     path("backups/new/volumes", create.volume_picker, name="volume-picker"),
     path("backups/new/options", create.backup_create_options, name="backup-create-options"),
