@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from uuid import UUID
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -28,6 +29,35 @@ from console.decorators import signin_required
 
 #: One call for a volume's backups when working out a backup's chain.
 CHAIN_FETCH_LIMIT = 1000
+#: How long the panel's polls reuse the source snapshot's name the page read.
+SNAPSHOT_NAME_SECONDS = 600
+
+
+def _snapshot_key(request: HttpRequest, snapshot_id: str) -> str:
+    return str(request.console.cache_key("snapshot-name", snapshot_id))
+
+
+def read_snapshot_name(request: HttpRequest, backup: Backup) -> None:
+    """The source snapshot's name (one call; a 404 is a deleted snapshot), kept for the
+    panel's polls, which never call for it. Another failure leaves just its ID shown."""
+    if not backup.snapshot_id:
+        return
+    try:
+        snapshot = request.console.client().get_snapshot(backup.snapshot_id)
+        found: dict[str, Any] = {"name": snapshot.display_name}
+    except NotFound:
+        found = {"missing": True}
+    except Unauthorized:
+        raise
+    except (ApiError, ValueError):
+        return
+    cache.set(_snapshot_key(request, backup.snapshot_id), found, SNAPSHOT_NAME_SECONDS)
+
+
+def _snapshot_facts(request: HttpRequest, backup: Backup) -> dict[str, Any]:
+    if not backup.snapshot_id:
+        return {}
+    return cache.get(_snapshot_key(request, backup.snapshot_id)) or {}
 
 
 def _panel_context(
@@ -55,6 +85,7 @@ def _panel_context(
         "polling": backup.is_transitional,
         "poll_ms": poll_ms(),
         "poll_url": f"{reverse('backup-status', args=[backup.id])}?{urlencode(poll_query)}",
+        "snapshot": _snapshot_facts(request, backup),
     }
 
 
@@ -74,6 +105,7 @@ def backup_detail(request: HttpRequest, backup_id: UUID) -> HttpResponse:
             status=404,
         )
     needs_chain = domain.needs_chain(backup)
+    read_snapshot_name(request, backup)
 
     def chain() -> Sequence[Backup]:
         if not needs_chain:

@@ -21,6 +21,7 @@ from tests.views.conftest import (
     error_json,
     page_json,
     sign_in,
+    snapshot_json,
     volume_json,
 )
 from tests.views.helpers import (
@@ -482,6 +483,8 @@ def test_detail_shows_every_field(signed_in, api):
         updated_at="2026-01-15T12:20:00Z",
     )
     mock_detail(api, backup, volumes=[volume])
+    snapshot = snapshot_json(id=backup["snapshot_id"], name="pre-upgrade")
+    api.get(f"{API}/v1/snapshots/{snapshot['id']}", json={"snapshot": snapshot})
     response = signed_in.get(f"/backups/{backup['id']}")
     assert response.status_code == 200
     assert response.template_name == "backups/backup_detail.html"
@@ -505,10 +508,11 @@ def test_detail_shows_every_field(signed_in, api):
     ]
     assert metadata == [("env", "prod"), ("team", "backend")]  # sorted by key
     assert "Backup chain" not in body  # a full backup without dependants
-    # One call for the backup, one for the volume names (no chain call needed).
+    # One call for the backup, one for the volume names, one for the source snapshot's name
+    # (no chain call needed).
     assert len(calls(api, None, f"{BACKUPS}/")) == 1
     assert len(calls(api, None, VOLUMES)) == 1
-    assert len(api.calls) == 2
+    assert len(api.calls) == 3
 
 
 def test_detail_shows_fail_reason_prominently(signed_in, api):
