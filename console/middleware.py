@@ -16,15 +16,21 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.cache import patch_cache_control
-from django_htmx.http import reswap, retarget
+from django_htmx.http import reswap, retarget, trigger_client_event
 
 from backups.api import ApiError, Forbidden, Unauthorized
 from console.navigation import redirect_to_signin
-from console.session import end_session, mark_read_only
+from console.session import SESSION_KEY, end_session, mark_read_only
 
 logger = logging.getLogger("bycloud_ui")
 
 SESSION_EXPIRED = "Your ByCloud session has expired or was revoked. Please sign in again."
+READ_ONLY_EVENT = "console-read-only"
+
+
+def _session_read_only(request: HttpRequest) -> bool:
+    data = request.session.get(SESSION_KEY)
+    return bool(data and data.get("read_only"))
 
 
 def signed_out_response(request: HttpRequest, message: str) -> HttpResponse:
@@ -54,7 +60,16 @@ class ApiErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+        if not (request.htmx and request.method == "POST"):
+            return self.get_response(request)
+        # A change ByCloud refused makes the session read-only (mark_read_only) while the
+        # answer is made; an htmx answer swaps one region, so the rest of the page (the
+        # header's "Create backup", other buttons) learns it from an event (static/js/console.js).
+        was_read_only = _session_read_only(request)
+        response = self.get_response(request)
+        if not was_read_only and _session_read_only(request):
+            trigger_client_event(response, READ_ONLY_EVENT, after="settle")
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, ApiError):

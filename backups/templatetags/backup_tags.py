@@ -31,18 +31,30 @@ def gb(size: int | None) -> str:
     return f"{size:,} GB"
 
 
+JUST_NOW_SECONDS = 60
+
+
+def relative_time(moment: datetime, now: datetime | None = None) -> str:
+    """'just now' under a minute, else the largest unit of the time since: '3 hours ago'."""
+    now = now or datetime.now(UTC)
+    if (now - moment).total_seconds() < JUST_NOW_SECONDS:
+        return "just now"
+    return f"{timesince(moment, now).split(',')[0]} ago"
+
+
 @register.simple_tag
 def timestamp(moment: datetime | None) -> SafeString:
-    """Relative time, with the exact UTC time on hover and for assistive technology."""
+    """Relative time, with the exact UTC time on hover (title) and as visually hidden text for
+    assistive technology. Not a tab stop: a list row has one (its name); the exact time shows
+    when the row is focused or hovered (static/css/console.css) and in a phone's card."""
     if moment is None:
         return format_html('<span class="muted">{}</span>', "—")
     exact = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    relative = timesince(moment, datetime.now(UTC)).split(",")[0]
     return format_html(
-        '<time datetime="{}" title="{}" tabindex="0">{} ago'
-        '<span class="exact-time"> ({})</span></time>',
+        '<time datetime="{}" title="{}">{}<span class="exact-time visually-hidden"> ({})</span>'
+        "</time>",
         moment.astimezone(UTC).isoformat(),
         exact,
-        relative,
+        relative_time(moment),
         exact,
     )

@@ -101,6 +101,13 @@
       form.querySelectorAll(".restore-target").forEach(function (panel) {
         panel.hidden = !!checked && panel.dataset.target !== checked.value;
       });
+      // The existing volume is required once "An existing volume" is chosen (and only then).
+      var existing = !!checked && checked.value === "existing";
+      var select = form.querySelector('select[name="volume"]');
+      if (select) select.required = existing;
+      form.querySelectorAll("[data-required-note]").forEach(function (note) {
+        note.textContent = existing ? "(required)" : "(required for an existing volume)";
+      });
     }
     sync();
     form.addEventListener("change", sync);
@@ -126,29 +133,27 @@
   });
 })();
 
-// Exact times in the reader's own time zone: beside a <time datetime=… data-local-time> that the
-// server wrote in UTC, the same moment in the browser's zone ("· 13:00:00 local, Europe/Paris").
-// Without JavaScript the page shows UTC only, and says so.
+// Read-only learnt at once: a change ByCloud refused (403) answers an htmx request with the
+// "console-read-only" event (HX-Trigger-After-Settle, console/middleware.py); every change
+// control of the page goes off and the header says "read-only". Without JavaScript the refused
+// change re-renders the whole page read-only.
 (function () {
   "use strict";
-  function pad(n) { return (n < 10 ? "0" : "") + n; }
-  function showLocalTimes(root) {
-    if (!root.querySelectorAll) return;
-    root.querySelectorAll("time[data-local-time]").forEach(function (time) {
-      if (time.dataset.localShown) return;
-      var moment = new Date(time.getAttribute("datetime"));
-      if (isNaN(moment.getTime())) return;
-      time.dataset.localShown = "1";
-      var zone = "";
-      try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
-      var local = document.createElement("span");
-      local.className = "local-time muted";
-      local.textContent = " · " + moment.getFullYear() + "-" + pad(moment.getMonth() + 1) + "-" +
-        pad(moment.getDate()) + " " + pad(moment.getHours()) + ":" + pad(moment.getMinutes()) + ":" +
-        pad(moment.getSeconds()) + " local" + (zone ? " (" + zone + ")" : "");
-      time.insertAdjacentElement("afterend", local);
+  document.addEventListener("console-read-only", function () {
+    document.querySelectorAll("[data-change-control]").forEach(function (control) {
+      if (control.matches("button, input, select, textarea")) {
+        control.disabled = true;
+      } else {
+        control.hidden = true;
+      }
     });
-  }
-  document.addEventListener("DOMContentLoaded", function () { showLocalTimes(document); });
-  document.addEventListener("htmx:load", function (event) { showLocalTimes(event.target); });
+    var info = document.querySelector(".session-info");
+    if (info && !info.querySelector(".badge--read-only")) {
+      var badge = document.createElement("span");
+      badge.className = "badge badge--read-only";
+      badge.textContent = "read-only";
+      var signout = info.querySelector("form");
+      info.insertBefore(badge, signout);
+    }
+  });
 })();
