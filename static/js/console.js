@@ -157,3 +157,30 @@
     }
   });
 })();
+
+// Exact times in the reader's own time zone: beside a <time datetime=… data-local-time> that the
+// server wrote in UTC, the same moment in the browser's zone ("· 13:00:00 local, Europe/Paris").
+// Without JavaScript the page shows UTC only, and says so.
+(function () {
+  "use strict";
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function showLocalTimes(root) {
+    if (!root.querySelectorAll) return;
+    root.querySelectorAll("time[data-local-time]").forEach(function (time) {
+      if (time.dataset.localShown) return;
+      var moment = new Date(time.getAttribute("datetime"));
+      if (isNaN(moment.getTime())) return;
+      time.dataset.localShown = "1";
+      var zone = "";
+      try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+      var local = document.createElement("span");
+      local.className = "local-time muted";
+      local.textContent = " · " + moment.getFullYear() + "-" + pad(moment.getMonth() + 1) + "-" +
+        pad(moment.getDate()) + " " + pad(moment.getHours()) + ":" + pad(moment.getMinutes()) + ":" +
+        pad(moment.getSeconds()) + " local" + (zone ? " (" + zone + ")" : "");
+      time.insertAdjacentElement("afterend", local);
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { showLocalTimes(document); });
+  document.addEventListener("htmx:load", function (event) { showLocalTimes(event.target); });
+})();
