@@ -8,7 +8,7 @@ EMULATOR_PORT ?= 8001
 PORT ?= 8000
 export EMULATOR_PORT PORT
 
-.PHONY: run test emulator lint format bench bench-smoke chromium clearsessions prune-audit clean
+.PHONY: run test emulator lint format bench bench-smoke chromium haproxy serve migrate cluster clearsessions prune-audit clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,20 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	bash scripts/run.sh
+
+# One production instance, configured only by the environment (README, Production).
+serve: $(STAMP)
+	bash scripts/serve.sh
+
+# Once per release, before new instances start: migrations are additive only, so the old
+# instances keep serving while (and after) it runs.
+migrate: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
+
+# The production shape on one machine: emulator, two instances, HAProxy (PostgreSQL and Redis).
+cluster: $(STAMP) haproxy
+	bash scripts/cluster.sh
 
 emulator: $(STAMP)
 	$(PY) -m emulator --port $(EMULATOR_PORT) $(ARGS)
@@ -30,6 +44,14 @@ chromium:
 	  else echo "chromium missing: install Debian's chromium package (browser tests will be skipped)"; fi; \
 	fi
 
+# Debian's HAProxy for `make cluster` and its smoke test.
+haproxy:
+	@if ! command -v haproxy >/dev/null 2>&1 && [ ! -x /usr/sbin/haproxy ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; \
+	  else echo "haproxy missing: install Debian's haproxy package (the cluster smoke test will be skipped)"; fi; \
+	fi
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -39,7 +61,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: $(STAMP) chromium lint
+test: $(STAMP) chromium haproxy lint
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -123,6 +123,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: the request ID, the request's log line and metrics cover every answer.
     "observability.middleware.RequestObservabilityMiddleware",
+    # A database that does not answer is a 503 page, never a traceback.
+    "bycloud_ui.db_unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "console.middleware.NoStoreMiddleware",
@@ -206,22 +208,31 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The database cache: the only cache without Redis, the fallback of the default cache with it.
+_DATABASE_CACHE = {
+    "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+    "LOCATION": "console_cache",
+    # Culling at Django's default of 300 entries could drop one-time form tokens.
+    "OPTIONS": {"MAX_ENTRIES": 100_000},
+}
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    # Shared by every instance. When Redis does not answer (bycloud_ui/cache.py, ADR 0010) the
+    # default cache (sessions, one-time tokens, throttle slots) falls back to the database
+    # cache, and shared poll answers are not shared: the console keeps serving, slower.
+    _REDIS_CACHE = {
+        "BACKEND": "bycloud_ui.cache.ResilientRedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 2},
     }
-    CACHES["polls"] = {**CACHES["default"], "KEY_PREFIX": "polls"}
+    CACHES = {
+        "default": {**_REDIS_CACHE, "FALLBACK": "database"},
+        "polls": {**_REDIS_CACHE, "KEY_PREFIX": "polls"},
+        "database": _DATABASE_CACHE,
+    }
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
 else:
     # A database cache is shared by every gunicorn worker and instance (LocMem would not be).
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
-            "LOCATION": "console_cache",
-            # Culling at Django's default of 300 entries could drop one-time form tokens.
-            "OPTIONS": {"MAX_ENTRIES": 100_000},
-        }
-    }
+    CACHES = {"default": _DATABASE_CACHE}
     # Answers shared by the polls of one credential live a second: per process is enough, and
     # keeps the shared database free of a write on every poll. Bounded in bytes by its entry
     # count, because the models cap what one entry holds (ADR 0014): the worst entry, a list
