@@ -1,7 +1,8 @@
 """Screenshots for the README, from the real console and emulator.
 
 Run: ``BYCLOUD_SCREENSHOTS=1 .venv/bin/python -m pytest tests/e2e/test_screenshots.py``;
-writes ``docs/img/*.png`` at 1280 px wide. Skipped otherwise.
+writes ``docs/img/*.png`` at 1280 px wide, and the list as cards at a phone's 375 px
+(``backup-list-phone.png``). Skipped otherwise.
 """
 
 from __future__ import annotations
@@ -57,5 +58,24 @@ def test_screenshots(browser: Browser, console_url: str, csp_violations: list[st
         page.locator("#field-name").scroll_into_view_if_needed()
         page.locator("#metadata-editor").scroll_into_view_if_needed()
         shoot(page, "backup-create.png")
+    finally:
+        context.close()
+
+
+def test_phone_screenshot(browser: Browser, console_url: str, csp_violations: list[str]) -> None:
+    """The list as stacked cards at 375 px, the header folded into its Menu."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 375, "height": 812})
+    page = context.new_page()
+    watch_for_violations(page, csp_violations)
+    try:
+        page.goto(f"{console_url}/signin")
+        page.get_by_label("Access token", exact=True).check()
+        page.locator("#id_access_token").fill("demo-token")
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#backup-table tbody tr")).to_have_count(20)
+        page.locator("#backup-table").scroll_into_view_if_needed()
+        page.evaluate("window.scrollTo(0, document.querySelector('#backup-table').offsetTop - 8)")
+        shoot(page, "backup-list-phone.png")
     finally:
         context.close()
