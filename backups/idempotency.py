@@ -37,6 +37,8 @@ _DONE_PREFIX = "done:"
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
 
 #: How long a claim may stay pending (a create never takes this long: the API times out first).
+#: A claim older than this belonged to a request that died (its process was killed mid-change):
+#: it reads as *uncertain*, never as fresh, so the change is reconciled, not sent again.
 PENDING_SECONDS = 120
 #: How long a finished submission is remembered (the back button, a late resubmission).
 DONE_SECONDS = 24 * 3600
@@ -69,8 +71,8 @@ class Submission:
 
 def lookup(scope: str, token: str) -> Submission:
     value = cache.get(_key(scope, token))
-    if value == PENDING:
-        return Submission(pending=True)
+    if isinstance(value, str) and value.startswith(PENDING):
+        return Submission(uncertain=True) if _abandoned(value) else Submission(pending=True)
     if value == UNCERTAIN:
         return Submission(uncertain=True)
     if isinstance(value, str) and value.startswith(_DONE_PREFIX):
@@ -78,9 +80,19 @@ def lookup(scope: str, token: str) -> Submission:
     return Submission()
 
 
+def _abandoned(pending: str) -> bool:
+    """Whether a pending claim (``pending:<unix time>``) is older than any request can be."""
+    _, _, since = pending.partition(":")
+    try:
+        return time.time() - float(since) > PENDING_SECONDS
+    except ValueError:
+        return False
+
+
 def claim(scope: str, token: str) -> bool:
-    """True for the one request that may go ahead with this token."""
-    return bool(cache.add(_key(scope, token), PENDING, timeout=PENDING_SECONDS))
+    """True for the one request that may go ahead with this token. The claim is remembered as
+    long as a finished one, so a claim whose request died is never mistaken for a fresh token."""
+    return bool(cache.add(_key(scope, token), f"{PENDING}:{time.time():.3f}", timeout=DONE_SECONDS))
 
 
 def complete(scope: str, token: str, result_id: str) -> None:

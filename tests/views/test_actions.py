@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 import requests
@@ -1143,3 +1144,18 @@ def test_emulator_restore_and_delete(emu, emulator):
     deleted = emu.post(f"/backups/{backup_id}/delete")
     assert deleted.status_code == 302
     assert emulator.demo.get(f"/v1/backups/{backup_id}").json()["backup"]["status"] == "deleting"
+
+
+def test_a_claim_whose_request_died_is_never_taken_for_a_fresh_token(signed_in, api, time_machine):
+    """An instance killed mid-create leaves its claim pending; once no request can still be
+    running (PENDING_SECONDS) the token reads as uncertain, so a resubmit sends nothing."""
+    time_machine.move_to(time.time(), tick=False)
+    token = create_form_token(signed_in, api)
+    assert idempotency.claim(IDEMPOTENCY_SCOPE, token)  # the request that then died
+    assert idempotency.lookup(IDEMPOTENCY_SCOPE, token).pending
+    time_machine.shift(idempotency.PENDING_SECONDS + 1)
+    assert idempotency.lookup(IDEMPOTENCY_SCOPE, token).uncertain
+    mock_volume_context(api, volume(V_IN_USE, "web-1", status="in-use", attached=True))
+    response = signed_in.post("/backups/new", full_post(token))
+    assert not calls(api, "POST", BACKUPS)
+    assert "may have created the backup" in text(response)
