@@ -38,7 +38,7 @@ def _unless_read_only(read_only: bool, blocker: str | None) -> str:
 
 
 def volume_actions(volume: Volume, newest: Backup | None, read_only: bool) -> list[Action]:
-    """"Back up now" (the create form with this volume chosen) and "Restore into this
+    """ "Back up now" (the create form with this volume chosen) and "Restore into this
     volume" (its backups below, each with its Restore link), with the reason when not possible."""
     create_url = f"{reverse('backup-create')}?{urlencode({'volume': volume.id})}"
     restore_blocker = (
