@@ -86,6 +86,13 @@ def test_make_cluster_serves_through_haproxy_from_both_instances(cluster, tmp_pa
             timeout=10,
         ).json()["backups"]
         assert [b["name"] for b in emulator if b["name"] == data["name"]] == [data["name"]]
+        # The create is on Activity, whichever instance serves that page (the audit log is in
+        # the shared database): twice through the load balancer, so both instances answer it.
+        backup_id = next(b["id"] for b in emulator if b["name"] == data["name"])
+        for _ in range(2):
+            activity = http.get(f"{url}/activity", params={"action": "create"}, timeout=30)
+            assert activity.status_code == 200
+            assert backup_id in activity.text
     finally:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGTERM)  # the script alone: it must stop the rest
