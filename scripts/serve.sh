@@ -12,6 +12,8 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 PORT="${PORT:-8000}"
 BIND="${BIND:-127.0.0.1:$PORT}"
+# Production logs are one JSON object per line unless asked otherwise.
+export BYCLOUD_LOG_FORMAT="${BYCLOUD_LOG_FORMAT:-json}"
 
 refuse() {
   echo "serve: refusing to start: $*" >&2
@@ -59,6 +61,10 @@ if ! output=$($PY manage.py migrate --check 2>&1); then
 fi
 
 $PY manage.py collectstatic --noinput >/dev/null
+if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
+  # Multiprocess metrics: the directory must start empty (values of an earlier run would add up).
+  mkdir -p "$PROMETHEUS_MULTIPROC_DIR" && find "$PROMETHEUS_MULTIPROC_DIR" -name '*.db' -delete
+fi
 echo "serve: ${BYCLOUD_INSTANCE_NAME:-console} on http://$BIND/ (gunicorn.conf.py)" >&2
 # Workers, threads and keep-alive: gunicorn.conf.py. exec: signals reach gunicorn directly.
 exec .venv/bin/gunicorn bycloud_ui.wsgi:application --config gunicorn.conf.py --bind "$BIND" \
