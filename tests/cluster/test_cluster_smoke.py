@@ -40,7 +40,10 @@ def test_make_cluster_serves_through_haproxy_from_both_instances(cluster, tmp_pa
     while port + 2 in (emulator_port,) or port > 65000:
         port = free_port()
     db_name = f"bycloud_test_{secrets.token_hex(6)}"
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    # Not the test process's own switches: the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE would
+    # (rightly) make `make serve` refuse to start.
+    dropped = ("DATABASE_URL", "REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(
         PORT=str(port),
         EMULATOR_PORT=str(emulator_port),
