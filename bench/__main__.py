@@ -29,6 +29,11 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument("--no-lighthouse", action="store_true", help="skip lighthouse")
     parser.add_argument("--no-locust", action="store_true", help="skip the concurrency run")
     parser.add_argument(
+        "--no-cluster",
+        action="store_true",
+        help="skip the two-instance figure (alone: python -m bench.cluster)",
+    )
+    parser.add_argument(
         "--no-docs", action="store_true", help="do not update the table in docs/PERFORMANCE.md"
     )
     args = parser.parse_args(argv)
@@ -43,6 +48,7 @@ def parse_args(argv: list[str]) -> Options:
         locust_seconds=15 if args.quick else 60,
         lighthouse=not args.no_lighthouse,
         locust=not args.no_locust,
+        cluster=not args.no_cluster,
         update_docs=not args.no_docs,
         command=shlex.join(["python", "-m", "bench", *argv]),
     )

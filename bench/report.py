@@ -270,6 +270,39 @@ def issue8_verdicts(r: dict[str, Any]) -> list[Verdict]:
     ]
 
 
+def cluster_verdicts(r: dict[str, Any]) -> list[Verdict]:
+    """Issue 9: the same polling through HAProxy onto two instances (PostgreSQL, Redis)."""
+    latency = r["meta"]["latency_ms"]
+    users = _get(r, "cluster", "users") or 200
+    label = f"Two instances behind HAProxy: {users} tabs polling"
+    rows = [
+        check(f"{label}, errors", _get(r, "cluster", "errors"), "=", 0),
+        check(f"{label}, p95 poll latency", _get(r, "cluster", "p95_ms"), "≤", latency + 50, "ms"),
+        check(
+            f"{label}, API list calls per poll interval per credential (both instances)",
+            _get(r, "cluster", "api_calls_per_interval_per_credential"),
+            "≤",
+            1,
+        ),
+        check(
+            "Two instances, threaded cross-check: p95 poll latency",
+            _get(r, "cluster", "threaded", "p95_ms"),
+            "≤",
+            latency + 50,
+            "ms",
+        ),
+        reported(
+            "Two instances, threaded cross-check: API list calls per poll interval per credential",
+            _get(r, "cluster", "threaded", "api_calls_per_interval_per_credential"),
+        ),
+    ]
+    skipped = _get(r, "cluster", "skipped")
+    if skipped:
+        for row in rows:
+            row.value = f"n/a: {skipped}"
+    return rows
+
+
 def verdicts(results: dict[str, Any]) -> list[Verdict]:
     return [
         *list_verdicts(results),
@@ -279,6 +312,7 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         *weight_verdicts(results),
         *lighthouse_verdicts(results),
         *issue8_verdicts(results),
+        *cluster_verdicts(results),
     ]
 
 

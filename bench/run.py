@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import figures, isolation, lighthouse, load, report, weight
+from bench import cluster, figures, isolation, lighthouse, load, report, weight
 from bench.console import Console
 from bench.emulator import Emulator
 from bench.figures import Bench
@@ -44,6 +44,7 @@ class Options:
     poll_seconds: float = 2.0
     lighthouse: bool = True
     locust: bool = True
+    cluster: bool = True
     update_docs: bool = True
     command: str = "python -m bench"
 
@@ -239,6 +240,22 @@ def measure_all(run: Run) -> None:
     measure_issue8(run)
 
 
+def measure_cluster(run: Run) -> None:
+    """Issue 9: two instances behind HAProxy (its own processes, started once the single-instance
+    stack is stopped); ``{"skipped": reason}`` without haproxy, PostgreSQL or Redis."""
+    options = run.options
+    run.measure(
+        "cluster",
+        lambda: cluster.measure(
+            latency_ms=options.latency_ms,
+            users=cluster.USERS,
+            seconds=options.locust_seconds,
+            poll_seconds=options.poll_seconds,
+            backups=options.backups,
+        ),
+    )
+
+
 def start_run(options: Options, stack: Stack) -> Run:
     emulator = Emulator(stack.emulator_url)
     emulator.set_rate_limit(RATE_LIMIT)
@@ -287,6 +304,8 @@ def run(options: Options) -> int:
             measure_all(current)
         finally:
             results, errors = current.results, current.errors
+    if options.locust and options.cluster and not options.smoke:
+        measure_cluster(current)  # the single-instance stack is stopped: the CPUs are its own
     results = {"meta": meta(options, started, load_at_start), **results, "errors": errors}
     results = report.with_verdicts(results)
     report.write_json(results, options.out)

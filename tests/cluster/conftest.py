@@ -28,11 +28,12 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench import services
 from tests.conftest_emulator import EmulatorProcess, start_emulator_process, stop_emulator_process
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_URL = os.environ.get("BYCLOUD_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-REDIS_BASE = os.environ.get("BYCLOUD_TEST_REDIS", "redis://127.0.0.1:6379")
+POSTGRES_URL = services.POSTGRES_URL
+REDIS_BASE = services.REDIS_BASE
 SESSION_COOKIE = "bycloud_session"
 #: The address bucket of the sign-in throttle, small so that its test is quick.
 ADDRESS_ATTEMPTS = 5
@@ -168,30 +169,18 @@ class Cluster:
 
 def _postgres() -> object:
     try:
-        import psycopg
-    except ImportError:
-        unavailable("psycopg is not installed (pip install -e '.[test]')")
-    try:
-        return psycopg.connect(f"{POSTGRES_URL}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as error:
-        unavailable(f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}".strip())
+        return services.postgres_admin(POSTGRES_URL)
+    except services.Unavailable as error:
+        unavailable(str(error))
     raise AssertionError("unreachable")
 
 
 def _claim_redis_db() -> tuple[object, int]:
-    """A database number 8-15 that no other test session holds (an owner key with an expiry)."""
-    import redis
-
-    for number in range(8, 16):
-        client = redis.Redis.from_url(f"{REDIS_BASE}/{number}", socket_connect_timeout=3)
-        try:
-            if client.set("bycloud-test-owner", str(os.getpid()), nx=True, ex=900):
-                client.flushdb()
-                client.set("bycloud-test-owner", str(os.getpid()), ex=900)
-                return client, number
-        except redis.exceptions.ConnectionError as error:
-            unavailable(f"Redis is not reachable at {REDIS_BASE}: {error}")
-    unavailable("every Redis database 8-15 is held by another test session")
+    """A database number 8-15 that no other test session holds (bench/services.py)."""
+    try:
+        return services.claim_redis_db(REDIS_BASE)
+    except services.Unavailable as error:
+        unavailable(str(error))
     raise AssertionError("unreachable")
 
 
@@ -207,8 +196,7 @@ def _manage(env: dict[str, str], *command: str) -> None:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     admin = _postgres()
     redis_client, redis_db = _claim_redis_db()
-    db_name = f"bycloud_test_{secrets.token_hex(6)}"
-    admin.execute(f'CREATE DATABASE "{db_name}"')  # type: ignore[attr-defined]
+    db_name = services.create_database(admin)
     workdir = tmp_path_factory.mktemp("cluster")
     emulator = start_emulator_process(workdir, "--quiet")
     database_url = f"{POSTGRES_URL}/{db_name}"
@@ -243,7 +231,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         handle.stop()
         stop_emulator_process(emulator)
-        admin.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')  # type: ignore[attr-defined]
+        services.drop_database(admin, db_name)
         admin.close()  # type: ignore[attr-defined]
         redis_client.flushdb()  # type: ignore[attr-defined]
         redis_client.close()  # type: ignore[attr-defined]
