@@ -31,7 +31,7 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.core.cache import caches
@@ -116,10 +116,18 @@ def shared_read(
     if not lock.acquire(blocking=not stale_ok):
         POLL_READS.labels(source="shared").inc()
         return entry  # type: ignore[return-value]  # being refreshed: a moment old will do
+    claimed = False
     try:
         answer = fresh(cache.get(key))
         if answer is not None:
             return answer
+        claimed = _claim_refresh(cache, key)
+        if not claimed:
+            # Another process (another worker or instance) is asking the API right now.
+            waited = _wait_for_other_refresh(cache, key, fresh) if not stale_ok else None
+            if waited is not None or stale_ok:
+                POLL_READS.labels(source="shared").inc()
+                return waited or entry  # type: ignore[return-value]
         as_of = time.time()
         POLL_READS.labels(source="fetched").inc()
         try:
@@ -133,4 +141,38 @@ def shared_read(
         cache.set(key, result, timeout=2 * seconds)
         return result
     finally:
+        if claimed:
+            cache.delete(_refresh_key(key))
         lock.release()
+
+
+#: How long one process's claim to refresh a shared answer holds (a read never takes longer:
+#: the page deadline ends it first); after that another process may refresh.
+REFRESH_CLAIM_SECONDS = 15
+#: How long a poll with nothing to show waits for another process's refresh before asking itself.
+REFRESH_WAIT_SECONDS = 3.0
+
+
+def _refresh_key(key: str) -> str:
+    return f"{key}:refresh"
+
+
+def _claim_refresh(cache: Any, key: str) -> bool:
+    """One refresh of an answer at a time across every process sharing the cache (Redis):
+    ``add`` succeeds for one of them. Per-process caches make this a no-op (always True)."""
+    return bool(cache.add(_refresh_key(key), 1, timeout=REFRESH_CLAIM_SECONDS))
+
+
+def _wait_for_other_refresh(
+    cache: Any, key: str, fresh: Callable[[object], Read[T] | None]
+) -> Read[T] | None:
+    """The answer another process is fetching, once it lands (None: it did not in time)."""
+    deadline = time.monotonic() + REFRESH_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        answer = fresh(cache.get(key))
+        if answer is not None:
+            return answer
+        if cache.get(_refresh_key(key)) is None:
+            return None  # that refresh ended without an answer: ask ourselves
+    return None

@@ -340,7 +340,7 @@ BYCLOUD_API_TIMEOUT = float(os.environ.get("BYCLOUD_API_TIMEOUT", "10"))
 BYCLOUD_API_RETRIES = int(os.environ.get("BYCLOUD_API_RETRIES", "2"))
 BYCLOUD_POLL_SECONDS = float(os.environ.get("BYCLOUD_POLL_SECONDS", "2"))
 # Polls of the same credential share one API answer for this long (0 turns sharing off).
-BYCLOUD_POLL_SHARE_SECONDS = int(os.environ.get("BYCLOUD_POLL_SHARE_SECONDS", "1"))
+BYCLOUD_POLL_SHARE_SECONDS = int(os.environ.get("BYCLOUD_POLL_SHARE_SECONDS", "2"))
 BYCLOUD_VOLUME_CACHE_SECONDS = int(os.environ.get("BYCLOUD_VOLUME_CACHE_SECONDS", "60"))
 BYCLOUD_SIGNIN_ATTEMPTS = int(os.environ.get("BYCLOUD_SIGNIN_ATTEMPTS", "10"))
 BYCLOUD_SIGNIN_WINDOW_SECONDS = int(os.environ.get("BYCLOUD_SIGNIN_WINDOW_SECONDS", "300"))

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
+from django.core.cache import caches
 from django.test import RequestFactory
 
 from backups import shared_reads
@@ -129,3 +130,36 @@ def test_a_shared_answer_older_than_the_page_is_never_used(test_regions, setting
     assert later.answer == "fresh"
     assert later.as_of >= page_time > before.as_of
     assert shared_read(request, "q", lambda: "x", not_before=page_time).answer == "fresh"
+
+
+def test_a_refresh_running_in_another_process_is_waited_for_not_repeated(test_regions, settings):
+    """Instances share answers through Redis; the refresh of one is claimed in that cache, so a
+    poll in another process waits for it instead of asking the API too."""
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 5
+    request = signed_in_request()
+    key = request.console.cache_key("poll", "backups:x")
+    polls = caches["polls"]
+    polls.clear()
+    assert polls.add(f"{key}:refresh", 1)  # another process is asking the API
+
+    def other_process_lands_its_answer() -> None:
+        polls.set(key, shared_reads.Read("theirs", time.time()), timeout=10)
+
+    threading.Timer(0.2, other_process_lands_its_answer).start()
+    fetched: list[str] = []
+    read = shared_read(request, "backups:x", lambda: fetched.append("mine") or "mine")
+    assert (read.answer, fetched) == ("theirs", [])
+
+
+def test_a_refresh_that_ended_without_an_answer_is_not_waited_for(test_regions, settings):
+    settings.BYCLOUD_POLL_SHARE_SECONDS = 5
+    request = signed_in_request()
+    key = request.console.cache_key("poll", "backups:y")
+    polls = caches["polls"]
+    polls.clear()
+    assert polls.add(f"{key}:refresh", 1)
+    threading.Timer(0.2, lambda: polls.delete(f"{key}:refresh")).start()
+    started = time.monotonic()
+    read = shared_read(request, "backups:y", lambda: "mine")
+    assert read.answer == "mine"
+    assert time.monotonic() - started < shared_reads.REFRESH_WAIT_SECONDS
