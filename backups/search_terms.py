@@ -7,9 +7,10 @@ Pure parsing, no API call: the search page (``backups.views.search``) and the ba
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from enum import StrEnum
+
+from backups.forms import canonical_uuid
 
 #: What a customer's clipboard adds around a value: spaces, quotes of any kind, backticks.
 _WRAPPING = " \t\r\n\"'`\u2018\u2019\u201c\u201d\u00ab\u00bb<>"
@@ -41,13 +42,6 @@ class Term:
         return self.kind in (Kind.ID, Kind.CRN)
 
 
-def canonical(value: str) -> str:
-    try:
-        return str(uuid.UUID(value))
-    except ValueError:
-        return ""
-
-
 def clean(text: str) -> str:
     return (text or "").strip(_WRAPPING)[:MAX_LENGTH]
 
@@ -56,11 +50,11 @@ def parse(text: str) -> Term:
     value = clean(text)
     if not value:
         return Term(Kind.EMPTY, value)
-    if found := canonical(value):
+    if found := canonical_uuid(value):
         return Term(Kind.ID, value, id=found)
     if match := _CRN.match(value):
         region, resource, rest = match.groups()
-        if found := canonical(rest):
+        if found := canonical_uuid(rest):
             return Term(Kind.CRN, value, found, region.lower(), resource.lower())
     if _REQUEST_ID.match(value):
         return Term(Kind.REQUEST_ID, value)
