@@ -118,7 +118,14 @@ INSTALLED_APPS = [
     "console",
     "backups",
     "audit",
+    "django_tasks",
+    "django_tasks_db",
+    "fleet",
 ]
+
+#: Background work (bulk jobs, protection scans) goes through Django's tasks API (the
+#: django-tasks backport) into the database; `manage.py worker` runs it (docs/adr/0015).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
     # Outermost: the request ID, the request's log line and metrics cover every answer.
