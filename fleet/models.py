@@ -64,8 +64,9 @@ class Job(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    #: When recovery last enqueued it again (so a stalled job is enqueued once per lease).
-    resumed_at = models.DateTimeField(null=True, blank=True)
+    #: When its next step is due (enqueued for then); recovery re-enqueues a live job whose
+    #: step is long overdue and whose lease has lapsed (its worker died).
+    next_step_at = models.DateTimeField(null=True, blank=True)
     #: Set while the job sleeps for the rate limit (shown on the job page).
     waiting_until = models.DateTimeField(null=True, blank=True)
     #: Why the job stopped early (a refused credential, say), with ByCloud's request id.
@@ -106,6 +107,8 @@ class JobItem(models.Model):
     message = models.CharField(max_length=500, blank=True)
     request_id = models.CharField(max_length=128, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    #: How many times its change was sent (a resend follows only a reconcile that found none).
+    attempts = models.PositiveSmallIntegerField(default=0)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
