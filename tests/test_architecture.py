@@ -203,6 +203,25 @@ def test_domain_imports_only_the_api_and_the_standard_library() -> None:
     )
 
 
+#: Domain modules beside backups/domain.py: they may also build on it.
+DOMAIN_MODULES = ("backups.domain_protection",)
+
+
+def test_other_domain_modules_import_only_the_domain_the_api_and_the_standard_library() -> None:
+    violations = [
+        str(imp)
+        for module in DOMAIN_MODULES
+        for imp in IMPORTS[module]
+        if not within(imp.target, "backups.api")
+        and imp.target != "backups.domain"
+        and top(imp.target) not in sys.stdlib_module_names
+    ]
+    assert not violations, report(
+        "a domain module may import only backups.domain, backups.api and the standard library",
+        violations,
+    )
+
+
 # --- (d) the API client: no app code, Django only in the factory ----------------------------
 
 
