@@ -68,9 +68,11 @@ def actors_of(credential: Credential) -> list[str]:
     return list(dict.fromkeys(_actor(credential, key) for key in keys))
 
 
-def console_request_id(request: HttpRequest) -> str:
+def console_request_id(request: HttpRequest | None) -> str:
     """The console's own request id: ``request.request_id`` when the observability middleware
-    sets one, else the ``X-Request-ID`` a proxy sent."""
+    sets one, else the ``X-Request-ID`` a proxy sent; none for the worker (no request)."""
+    if request is None:
+        return ""
     value = getattr(request, "request_id", None) or request.META.get("HTTP_X_REQUEST_ID", "")
     return str(value)[:128]
 
@@ -187,7 +189,7 @@ def record_create(
 
 @sensitive_variables("credential")
 def record(
-    request: HttpRequest,
+    request: HttpRequest | None,
     action: Action,
     outcome: Outcome,
     *,
@@ -204,7 +206,8 @@ def record(
     """Add one entry. ``credential`` and ``region`` default to the signed-in session's (a
     sign-in passes the credential it checked); ``error`` gives the error class and ByCloud's
     ``request_id``, and ``request_id`` that of a success (``Sent.request_id``); ``confirmed``:
-    the view read ``target`` as this credential first."""
+    the view read ``target`` as this credential first. The worker passes no ``request``, and
+    its job's ``credential`` and ``region``."""
     console = getattr(request, "console", None)
     if credential is None and console:
         credential = console.credential
@@ -230,7 +233,7 @@ def record(
             reason=_text(reason, 500),
             bycloud_request_id=_text(request_id, 128),
             request_id=console_request_id(request),
-            client_address=_text(client_address(request), 64),
+            client_address=_text(client_address(request), 64) if request else "",
         )
     except Exception:  # the answer must not fail because the log could not be written
         logger.exception("Could not record the audit entry %s %s", action, outcome)

@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("console.urls")),
     path("", include("backups.urls")),
     path("", include("audit.urls")),
+    path("", include("fleet.urls")),
 ]
 
 handler404 = "bycloud_ui.views.page_not_found"
