@@ -8,7 +8,7 @@ EMULATOR_PORT ?= 8001
 PORT ?= 8000
 export EMULATOR_PORT PORT
 
-.PHONY: run test emulator lint format bench bench-smoke chromium haproxy serve migrate cluster clearsessions prune-audit clean
+.PHONY: run test worker emulator lint format bench bench-smoke chromium haproxy serve migrate cluster clearsessions prune-audit clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ migrate: $(STAMP)
 # The production shape on one machine: emulator, two instances, HAProxy (PostgreSQL and Redis).
 cluster: $(STAMP) haproxy
 	bash scripts/cluster.sh
+
+# The background worker of one production instance (bulk jobs, scans); run one or more.
+worker: $(STAMP)
+	$(PY) manage.py worker --no-reload
 
 emulator: $(STAMP)
 	$(PY) -m emulator --port $(EMULATOR_PORT) $(ARGS)

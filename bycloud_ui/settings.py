@@ -355,6 +355,8 @@ BYCLOUD_SIGNIN_WINDOW_SECONDS = int(os.environ.get("BYCLOUD_SIGNIN_WINDOW_SECOND
 BYCLOUD_SIGNIN_ADDRESS_ATTEMPTS = int(os.environ.get("BYCLOUD_SIGNIN_ADDRESS_ATTEMPTS", "50"))
 # Audit entries older than this many days are deleted by `manage.py prune_audit`.
 BYCLOUD_AUDIT_DAYS = int(os.environ.get("BYCLOUD_AUDIT_DAYS", "400"))
+# A bulk job's lease: a worker killed mid-job delays it at most this long before another resumes it.
+BYCLOUD_JOB_LEASE_SECONDS = int(os.environ.get("BYCLOUD_JOB_LEASE_SECONDS", "30"))
 
 
 def _trusted_proxies() -> list[str]:

@@ -10,16 +10,22 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-#: How long a lease lasts unless renewed; a killed worker's job waits at most this long.
-LEASE_SECONDS = 30
+#: How long a lease lasts unless renewed (``BYCLOUD_JOB_LEASE_SECONDS``); a killed worker's
+#: job waits at most this long.
+DEFAULT_LEASE_SECONDS = 30
+
+
+def lease_seconds() -> int:
+    return int(getattr(settings, "BYCLOUD_JOB_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
 
 
 def _expiry(now: datetime) -> datetime:
-    return now + timedelta(seconds=LEASE_SECONDS)
+    return now + timedelta(seconds=lease_seconds())
 
 
 def acquire(model: type[models.Model], pk: Any, owner: str, **conditions: Any) -> bool:

@@ -8,14 +8,14 @@ from datetime import timedelta
 from django.db.models import Q
 from django.utils import timezone
 
-from fleet.lease import LEASE_SECONDS
+from fleet.lease import lease_seconds
 from fleet.models import LIVE_JOB_STATES, Job
 from fleet.tasks import schedule
 
 
 def stalled_jobs() -> list[Job]:
     now = timezone.now()
-    overdue = now - timedelta(seconds=LEASE_SECONDS)
+    overdue = now - timedelta(seconds=lease_seconds())
     lapsed = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
     late = Q(next_step_at__isnull=True) | Q(next_step_at__lte=overdue)
     return list(Job.objects.filter(lapsed, late, state__in=LIVE_JOB_STATES))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make cluster`: the production shape on one machine. The emulator on EMULATOR_PORT, two console
-# instances (scripts/serve.sh) on PORT+1 and PORT+2 sharing DATABASE_URL (PostgreSQL) and
+# instances (scripts/serve.sh) on PORT+1 and PORT+2 and two workers sharing DATABASE_URL (PostgreSQL) and
 # REDIS_URL, and HAProxy on PORT spreading requests over both (round robin, health checks on
 # /healthz, X-Forwarded-For set; the answer's X-Served-By header names the instance).
 # Ctrl-C or SIGTERM stops everything it started.
@@ -69,6 +69,12 @@ wait_up() {
 }
 wait_up "http://127.0.0.1:$((PORT + 1))/healthz"
 wait_up "http://127.0.0.1:$((PORT + 2))/healthz"
+# Two workers on the same database: each job runs once (its lease), either resumes the other's.
+for n in 1 2; do
+  BYCLOUD_INSTANCE_NAME="worker-$n" BYCLOUD_VAR_DIR="$workdir/var-$n" \
+    $PY manage.py worker --interval 0.25 --no-reload --verbosity 0 --worker-id "worker-$n" &
+  pids+=($!)
+done
 
 cat >"$workdir/haproxy.cfg" <<CFG
 global

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: the emulator and the console together; Ctrl-C stops both.
+# `make run`: the emulator, the console and its worker together; Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -25,6 +25,9 @@ pids+=($!)
 # Workers, threads and keep-alive: gunicorn.conf.py.
 .venv/bin/gunicorn bycloud_ui.wsgi:application --bind "127.0.0.1:$PORT" --access-logfile - &
 pids+=($!)
+# The worker: bulk jobs and protection scans (docs/adr/0015-worker-django-tasks.md).
+$PY manage.py worker --interval 0.25 --no-reload --verbosity 0 &
+pids+=($!)
 
 for _ in $(seq 50); do
   if $PY -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" \
@@ -42,6 +45,6 @@ cat <<MSG
     API key       demo-key-id / demo-secret   demo organisation, read-write
     access token  other-token         a second organisation
 
-  Press Ctrl-C to stop both.
+  Press Ctrl-C to stop them all.
 MSG
 wait -n "${pids[@]}"
