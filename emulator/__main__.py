@@ -1,4 +1,7 @@
-"""`python -m emulator`: serve the ByCloud block-storage API emulator (gunicorn, one worker)."""
+"""`python -m emulator`: serve the ByCloud block-storage API emulator (gunicorn, one worker).
+
+With `--regions spo1,spo2` one process serves several regions, each on its own port with its
+own database (emulator/regions.py, docs/adr/0016-emulator-regions-one-process.md)."""
 
 from __future__ import annotations
 
@@ -6,7 +9,9 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
+from emulator import regions
 from emulator.app import EmulatorApp
 from emulator.server import GunicornServer
 
@@ -29,6 +34,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=env.get("EMULATOR_DB", str(DEFAULT_DB)),
         help=f"SQLite file (env EMULATOR_DB, default {DEFAULT_DB})",
     )
+    parser.add_argument(
+        "--regions",
+        default=env.get("EMULATOR_REGIONS") or None,
+        help="regions to serve, e.g. spo1,spo2 (ports --port, --port+1, ...) or "
+        "spo1=8001,spo2=8002; a later region's database is <db stem>-<region><suffix> "
+        "(env EMULATOR_REGIONS; default: one region, spo1)",
+    )
     parser.add_argument("--reset", action="store_true", help="wipe the database and reseed")
     parser.add_argument(
         "--speed",
@@ -48,20 +60,48 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--speed must be positive")
     if args.rate_limit < 1:
         parser.error("--rate-limit must be at least 1")
+    if not 0 <= args.port <= regions.MAX_PORT:
+        parser.error(f"--port must be in 0..{regions.MAX_PORT}")
+    try:
+        args.region_list = (
+            regions.single(args.port, Path(args.db))
+            if args.regions is None
+            else regions.parse(args.regions, args.port, Path(args.db))
+        )
+    except ValueError as exc:
+        parser.error(f"--regions: {exc}")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
-    # Seed (or --reset) here, before gunicorn forks: a worker that gunicorn restarts must not
-    # wipe the database again, and no SQLite connection may cross the fork (closed here).
-    EmulatorApp(args.db, reset=args.reset).close()
+    plan: list[regions.Region] = args.region_list
+    # Seed (or --reset) every region here, before gunicorn forks: a worker that gunicorn
+    # restarts must not wipe a database again, and no SQLite connection may cross the fork
+    # (each is closed here).
+    for region in plan:
+        region.db.parent.mkdir(parents=True, exist_ok=True)
+        EmulatorApp(
+            region.db, reset=args.reset, region=region.name, position=region.position
+        ).close()
 
-    def load_app() -> EmulatorApp:  # in the worker process
-        return EmulatorApp(args.db, speed=args.speed, rate_limit=args.rate_limit, hosts=[args.host])
+    def load_app(ports: list[int]) -> Any:  # in the worker process: one app per region
+        apps = {
+            port: EmulatorApp(
+                region.db,
+                speed=args.speed,
+                rate_limit=args.rate_limit,
+                hosts=[args.host],
+                region=region.name,
+                position=region.position,
+            )
+            for port, region in zip(ports, plan, strict=True)
+        }
+        return regions.dispatch(apps)
 
-    return GunicornServer(load_app, args.host, args.port, quiet=args.quiet).serve()
+    names = [region.name for region in plan] if args.regions is not None else []
+    ports = [region.port for region in plan]
+    return GunicornServer(load_app, args.host, ports, names=names, quiet=args.quiet).serve()
 
 
 if __name__ == "__main__":

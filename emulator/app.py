@@ -26,11 +26,12 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from emulator import control, lifecycle, seed, views
+from emulator import control, lifecycle, seed, seed_regions, views
 from emulator.clock import Clock
 from emulator.errors import ApiError
 from emulator.request import Context, Credential
 from emulator.runtime import Faults, RateLimiter, Stats
+from emulator.serialize import REGION, Shapes
 from emulator.store import Store
 from emulator.validation import EmulatorRequest, load_contract
 
@@ -67,7 +68,12 @@ def _url_map(routes: Iterable[tuple[str, str, Any]]) -> Map:
 
 
 class EmulatorApp:
-    """The ByCloud block-storage API emulator as a WSGI callable."""
+    """The ByCloud block-storage API emulator as a WSGI callable: one region, with its own
+    database, CRNs (`region`), clock, faults and rate limits.
+
+    `position` is the region's place in the `--regions` list: 0 (the first, or only, region)
+    seeds the full demo set of seed.py; 1, 2, ... the smaller, different set of seed_regions.py.
+    """
 
     def __init__(
         self,
@@ -78,9 +84,16 @@ class EmulatorApp:
         rate_limit: int = 10000,
         reset: bool = False,
         hosts: Iterable[str] = (),
+        region: str = REGION,
+        position: int = 0,
     ) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
+        if position < 0:
+            raise ValueError("position must be 0 or more")
+        self.region = region
+        self.position = position
+        self.shapes = Shapes(region)
         self.store = Store(db_path)
         self.lock = threading.RLock()
         self.clock = clock or Clock()
@@ -108,7 +121,11 @@ class EmulatorApp:
         self.store.begin()
         try:
             self.store.wipe()
-            seed.seed(self.store, float(int(self.clock.now())))
+            now = float(int(self.clock.now()))
+            if self.position == 0:
+                seed.seed(self.store, now)
+            else:
+                seed_regions.seed(self.store, now, self.position)
             self.store.commit()
         except Exception:
             self.store.rollback()
@@ -232,7 +249,12 @@ class EmulatorApp:
         with self.lock:
             self.settle()
             ctx = Context(
-                self.store, self.clock.now(), self.durations, credential.org, self.take_failure
+                self.store,
+                self.clock.now(),
+                self.durations,
+                credential.org,
+                self.take_failure,
+                self.shapes,
             )
             self.store.begin()
             try:

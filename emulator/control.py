@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request
 
-from emulator import seed, serialize
+from emulator import seed
 from emulator.clock import iso
 from emulator.errors import bad_request, conflict, not_found
 from emulator.runtime import WINDOW_SECONDS, Faults
@@ -74,6 +74,7 @@ def state(app: EmulatorApp, req: Request) -> Response:
     counters["pending_operations"] = counters.pop("operations")
     counters["requests"] = app.stats.requests
     return 200, {
+        "region": app.region,
         "clock": {"now": iso(app.clock.now()), "offset_seconds": app.clock.offset},
         "speed": app.durations.speed,
         "faults": app.faults.as_dict(),
@@ -136,6 +137,7 @@ def advance_clock(app: EmulatorApp, req: Request) -> Response:
     with app.lock:
         settled = app.settle()
     return 200, {
+        "region": app.region,
         "clock": {"now": iso(app.clock.now()), "offset_seconds": app.clock.offset},
         "settled": settled,
     }
@@ -208,7 +210,7 @@ def detach(app: EmulatorApp, req: Request, volume_id: str) -> Response:
 def _volume_json(app: EmulatorApp, volume_id: str) -> dict[str, Any]:
     row = app.store.get("volumes", volume_id)
     assert row is not None
-    return serialize.volume(row, app.store.attachments([volume_id])[volume_id])
+    return app.shapes.volume(row, app.store.attachments([volume_id])[volume_id])
 
 
 def set_rate_limit(app: EmulatorApp, req: Request) -> Response:

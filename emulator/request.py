@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from emulator.lifecycle import Durations
+from emulator.serialize import Shapes
 from emulator.store import Store
 
 
@@ -33,10 +34,12 @@ class Call:
 
 @dataclass
 class Context:
-    """What a /v1 view may use: the store (lock held), the time, and the caller's organization."""
+    """What a /v1 view may use: the store (lock held), the time, the caller's organization, and
+    the shapes of answers (with the region's CRNs)."""
 
     store: Store
     now: float
     durations: Durations
     org: str
     take_failure: Callable[[], bool]
+    shapes: Shapes

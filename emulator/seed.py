@@ -2,6 +2,13 @@
 
 IDs and names never change, so docs and tests can rely on them; timestamps are relative to
 the moment of seeding (the past days). Everything seeded is settled: nothing is in flight.
+
+This is the demo set of the first (or only) region; the second and later regions of
+`--regions` get the smaller set of `seed_regions.py`. The credentials are the same in every
+region (one organisation's credential is valid in every region it uses).
+
+Long because: the demo data is literal rows, one per volume, snapshot and backup; split over
+modules it would be harder to read as one demo.
 """
 
 from __future__ import annotations
@@ -210,7 +217,7 @@ OTHER_VOLUMES = [
 ]
 
 
-def _volume_row(org: str, v: V, now: float) -> dict[str, Any]:
+def volume_row(org: str, v: V, now: float) -> dict[str, Any]:
     created = iso(now - v.age_days * DAY)
     return {
         "id": v.id,
@@ -244,7 +251,7 @@ def _attachment_row(v: V, n: int, now: float) -> dict[str, Any]:
     }
 
 
-def _snapshot_row(
+def snapshot_row(
     org: str, sid: str, vol: V, name: str, status: str, age_hours: float, now: float
 ) -> dict[str, Any]:
     created = iso(now - age_hours * HOUR)
@@ -262,7 +269,7 @@ def _snapshot_row(
     }
 
 
-def _backup_row(
+def backup_row(
     org: str, bid: str, vol: V, name: str, age_hours: float, now: float, **extra: Any
 ) -> dict[str, Any]:
     created = iso(now - age_hours * HOUR)
@@ -293,8 +300,8 @@ def seed(store: Store, now: float) -> None:
     by_id = {v.id: v for v in DEMO_VOLUMES + OTHER_VOLUMES}
     store.insert_many(
         "volumes",
-        [_volume_row(DEMO_ORG, v, now) for v in DEMO_VOLUMES]
-        + [_volume_row(OTHER_ORG, v, now) for v in OTHER_VOLUMES],
+        [volume_row(DEMO_ORG, v, now) for v in DEMO_VOLUMES]
+        + [volume_row(OTHER_ORG, v, now) for v in OTHER_VOLUMES],
     )
     attached = [v for v in DEMO_VOLUMES + OTHER_VOLUMES if v.attached_instance]
     store.insert_many(
@@ -302,7 +309,7 @@ def seed(store: Store, now: float) -> None:
     )
 
     snaps = [
-        _snapshot_row(
+        snapshot_row(
             DEMO_ORG,
             SNAPSHOT_WEB_01,
             by_id[VOLUME_WEB_01],
@@ -311,7 +318,7 @@ def seed(store: Store, now: float) -> None:
             30,
             now,
         ),
-        _snapshot_row(
+        snapshot_row(
             DEMO_ORG,
             SNAPSHOT_DB_PRIMARY,
             by_id[VOLUME_DB_PRIMARY],
@@ -320,7 +327,7 @@ def seed(store: Store, now: float) -> None:
             20,
             now,
         ),
-        _snapshot_row(
+        snapshot_row(
             DEMO_ORG,
             SNAPSHOT_APP_DATA,
             by_id[VOLUME_APP_DATA],
@@ -329,7 +336,7 @@ def seed(store: Store, now: float) -> None:
             10,
             now,
         ),
-        _snapshot_row(
+        snapshot_row(
             DEMO_ORG,
             SNAPSHOT_ANALYTICS_ERROR,
             by_id[VOLUME_ANALYTICS],
@@ -338,10 +345,10 @@ def seed(store: Store, now: float) -> None:
             8,
             now,
         ),
-        _snapshot_row(
+        snapshot_row(
             DEMO_ORG, SNAPSHOT_MEDIA, by_id[VOLUME_MEDIA], "media-snap", "available", 50, now
         ),
-        _snapshot_row(
+        snapshot_row(
             OTHER_ORG,
             OTHER_SNAPSHOT_1,
             by_id[OTHER_VOLUME_2],
@@ -355,7 +362,7 @@ def seed(store: Store, now: float) -> None:
 
     app = by_id[VOLUME_APP_DATA]
     backups = [
-        _backup_row(
+        backup_row(
             DEMO_ORG,
             BACKUP_CHAIN_FULL,
             app,
@@ -365,7 +372,7 @@ def seed(store: Store, now: float) -> None:
             description="Weekly full backup",
             metadata={"schedule": "weekly"},
         ),
-        _backup_row(
+        backup_row(
             DEMO_ORG,
             BACKUP_CHAIN_INC1,
             app,
@@ -377,7 +384,7 @@ def seed(store: Store, now: float) -> None:
             description="Daily incremental",
             metadata={"schedule": "daily"},
         ),
-        _backup_row(
+        backup_row(
             DEMO_ORG,
             BACKUP_CHAIN_INC2,
             app,
@@ -389,7 +396,7 @@ def seed(store: Store, now: float) -> None:
             description="Daily incremental",
             metadata={"schedule": "daily"},
         ),
-        _backup_row(
+        backup_row(
             DEMO_ORG,
             BACKUP_ERROR,
             by_id[VOLUME_LOGS],
@@ -400,7 +407,7 @@ def seed(store: Store, now: float) -> None:
             fail_reason=BACKUP_FAIL_REASON,
             container="logs",
         ),
-        _backup_row(
+        backup_row(
             DEMO_ORG,
             BACKUP_FROM_SNAPSHOT,
             by_id[VOLUME_DB_PRIMARY],
@@ -436,13 +443,13 @@ def seed(store: Store, now: float) -> None:
         if n % 4 == 0:
             extra["description"] = f"Scheduled backup of {vol.name}"
         backups.append(
-            _backup_row(DEMO_ORG, _bid(n), vol, f"{vol.name}-backup-{n:02d}", age, now, **extra)
+            backup_row(DEMO_ORG, _bid(n), vol, f"{vol.name}-backup-{n:02d}", age, now, **extra)
         )
     other = [by_id[OTHER_VOLUME_1], by_id[OTHER_VOLUME_2], by_id[OTHER_VOLUME_3]]
     for n in range(1, 5):
         vol = other[n % 3]
         backups.append(
-            _backup_row(
+            backup_row(
                 OTHER_ORG,
                 f"3f000000-0000-4000-8000-{n:012d}",
                 vol,

@@ -2,9 +2,11 @@
 
 - `python -m emulator`: gunicorn, embedded (`GunicornServer`): one worker process (the
   emulator's state lives in one process), `gthread` worker threads, keep-alive.
-- Tests (`start_in_thread`): cheroot's threaded WSGI server in a thread of the test process,
-  so a test can reach the app's clock and store. (Werkzeug's own server would close every
-  connection: see docs/adr/0004-emulator-stack.md.)
+  Several regions (`--regions`): one bound port per region, in the same worker
+  (docs/adr/0016-emulator-regions-one-process.md).
+- Tests (`start_in_thread`, `start_region_in_thread`): cheroot's threaded WSGI server in a thread
+  of the test process, so a test can reach the app's clock and store. (Werkzeug's own server
+  would close every connection: see docs/adr/0004-emulator-stack.md.)
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cheroot import wsgi
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+
+from emulator.app import EmulatorApp
+from emulator.serialize import REGION
 
 log = logging.getLogger("emulator.http")
 
@@ -48,10 +54,14 @@ class RunningServer:
     url: str
     server: wsgi.Server
     thread: threading.Thread
+    #: The app, when `start_region_in_thread` made it (then `stop()` closes it too).
+    app: EmulatorApp | None = None
 
     def stop(self) -> None:
         self.server.stop()
         self.thread.join(timeout=5)
+        if self.app is not None:
+            self.app.close()
 
 
 def start_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
@@ -71,6 +81,29 @@ def start_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> Running
     thread.start()
     bound_port = server.bind_addr[1]
     return RunningServer(display_url(host, bound_port), server, thread)
+
+
+def start_region_in_thread(
+    region: str = REGION,
+    db_path: str | Path = ":memory:",
+    *,
+    position: int = 0,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    **app_kwargs: Any,
+) -> RunningServer:
+    """A region by name (its CRNs say `crn:<region>:...`) served from a thread, as
+    `start_in_thread` does; `position` chooses its demo data as in `--regions` (0: the first
+    region's full set; 1, 2, ...: the smaller set). `app_kwargs` go to `EmulatorApp` (clock,
+    speed, rate_limit, ...); `stop()` also closes the app."""
+    app = EmulatorApp(db_path, region=region, position=position, **app_kwargs)
+    try:
+        running = start_in_thread(app, host, port)
+    except BaseException:
+        app.close()
+        raise
+    running.app = app
+    return running
 
 
 # The CLI's server ------------------------------------------------------------------------------
@@ -95,19 +128,31 @@ def _logging(quiet: bool) -> dict[str, Any]:
 class GunicornServer(BaseApplication):  # type: ignore[misc]
     """gunicorn with its settings given here (never read from a gunicorn.conf.py or the
     environment, which belong to the console), running the app built by `load_app` in its
-    one worker process.
+    one worker process, on one port per region (`ports`, in the order of `names`).
 
-    `load_app` runs in the worker, after the fork: the SQLite connection, the lock and the
-    in-memory state (faults, clock offset, rate windows) are made and live in that process.
+    `load_app` runs in the worker, after the fork, and is given the ports actually bound (in
+    the order of `ports`; a 0 there is the free port the socket got): the SQLite connections,
+    the locks and the in-memory state (faults, clock offset, rate windows) are made and live in
+    that process.
     """
 
     def __init__(
-        self, load_app: Callable[[], Any], host: str, port: int, *, quiet: bool = False
+        self,
+        load_app: Callable[[list[int]], Any],
+        host: str,
+        ports: Sequence[int],
+        *,
+        names: Sequence[str] = (),
+        quiet: bool = False,
     ) -> None:
+        if names and len(names) != len(ports):
+            raise ValueError("one name per port")
         self.load_app = load_app
         self.host = host
+        self.names = list(names)
+        self.bound_ports: list[int] = []  # set in the master once bound, before the fork
         self.options: dict[str, Any] = {
-            "bind": f"{host}:{port}",
+            "bind": [f"{host}:{port}" for port in ports],
             "workers": 1,
             "worker_class": "gthread",
             "threads": THREADS,
@@ -127,12 +172,18 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return self.load_app()
+        return self.load_app(self.bound_ports)
 
     def _announce(self, arbiter: Arbiter) -> None:
-        """First line on stdout, once the socket is bound (with --port 0, the real port)."""
-        port = arbiter.LISTENERS[0].sock.getsockname()[1]
-        sys.stdout.write(f"ByCloud emulator listening on {display_url(self.host, port)}\n")
+        """Once the sockets are bound (with port 0, the real ports), a line on stdout per port:
+        `ByCloud emulator listening on <url>`, or with names `ByCloud emulator region <name>
+        listening on <url>`. gunicorn binds in the order of `bind`."""
+        self.bound_ports = [listener.sock.getsockname()[1] for listener in arbiter.LISTENERS]
+        for i, port in enumerate(self.bound_ports):
+            region = f"region {self.names[i]} " if self.names else ""
+            sys.stdout.write(
+                f"ByCloud emulator {region}listening on {display_url(self.host, port)}\n"
+            )
         sys.stdout.flush()
 
     def serve(self) -> int:

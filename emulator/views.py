@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from emulator import lifecycle, serialize
+from emulator import lifecycle
 from emulator.clock import iso
 from emulator.errors import bad_request, conflict, not_found
 from emulator.request import Call, Context
@@ -46,7 +46,7 @@ def _get(ctx: Context, table: str, item_id: str) -> sqlite3.Row:
 
 
 def _volume_json(ctx: Context, row: sqlite3.Row) -> dict[str, Any]:
-    return serialize.volume(row, ctx.store.attachments([row["id"]])[row["id"]])
+    return ctx.shapes.volume(row, ctx.store.attachments([row["id"]])[row["id"]])
 
 
 def _list(
@@ -112,7 +112,7 @@ def _now(ctx: Context) -> str:
 def list_volumes(ctx: Context, call: Call) -> Response:
     rows, meta, links = _list(ctx, call, "volumes", ("bootable",))
     attachments = ctx.store.attachments([r["id"] for r in rows])
-    volumes = [serialize.volume(r, attachments[r["id"]]) for r in rows]
+    volumes = [ctx.shapes.volume(r, attachments[r["id"]]) for r in rows]
     return 200, {"volumes": volumes, "meta": meta, "links": links}
 
 
@@ -186,7 +186,7 @@ def update_volume(ctx: Context, call: Call, volume_id: str) -> Response:
 # snapshots ----------------------------------------------------------------------------------
 def list_snapshots(ctx: Context, call: Call) -> Response:
     rows, meta, links = _list(ctx, call, "snapshots", ("volume_id",))
-    return 200, {"snapshots": [serialize.snapshot(r) for r in rows], "meta": meta, "links": links}
+    return 200, {"snapshots": [ctx.shapes.snapshot(r) for r in rows], "meta": meta, "links": links}
 
 
 def _require_volume_ready(volume: sqlite3.Row, body: dict[str, Any], what: str) -> None:
@@ -225,18 +225,18 @@ def create_snapshot(ctx: Context, call: Call) -> Response:
         fail=ctx.take_failure(),
         snapshot_id=snapshot_id,
     )
-    return 202, {"snapshot": serialize.snapshot(_get(ctx, "snapshots", snapshot_id))}
+    return 202, {"snapshot": ctx.shapes.snapshot(_get(ctx, "snapshots", snapshot_id))}
 
 
 def get_snapshot(ctx: Context, call: Call, snapshot_id: str) -> Response:
     row = _get(ctx, "snapshots", snapshot_id)
-    return 200, {"snapshot": serialize.snapshot(row)}
+    return 200, {"snapshot": ctx.shapes.snapshot(row)}
 
 
 # backups ------------------------------------------------------------------------------------
 def list_backups(ctx: Context, call: Call) -> Response:
     rows, meta, links = _list(ctx, call, "backups", ("volume_id",))
-    return 200, {"backups": [serialize.backup(r) for r in rows], "meta": meta, "links": links}
+    return 200, {"backups": [ctx.shapes.backup(r) for r in rows], "meta": meta, "links": links}
 
 
 def create_backup(ctx: Context, call: Call) -> Response:
@@ -300,12 +300,12 @@ def create_backup(ctx: Context, call: Call) -> Response:
         snapshot_id=snapshot["id"] if snapshot is not None else None,
         prev_status=source["status"],
     )
-    return 202, {"backup": serialize.backup(_get(ctx, "backups", backup_id))}
+    return 202, {"backup": ctx.shapes.backup(_get(ctx, "backups", backup_id))}
 
 
 def get_backup(ctx: Context, call: Call, backup_id: str) -> Response:
     row = _get(ctx, "backups", backup_id)
-    return 200, {"backup": serialize.backup(row)}
+    return 200, {"backup": ctx.shapes.backup(row)}
 
 
 def delete_backup(ctx: Context, call: Call, backup_id: str) -> Response:
@@ -328,7 +328,7 @@ def delete_backup(ctx: Context, call: Call, backup_id: str) -> Response:
         fail=ctx.take_failure(),
         backup_id=backup["id"],
     )
-    return 202, {"backup": serialize.backup(_get(ctx, "backups", backup["id"]))}
+    return 202, {"backup": ctx.shapes.backup(_get(ctx, "backups", backup["id"]))}
 
 
 def restore_backup(ctx: Context, call: Call, backup_id: str) -> Response:

@@ -5,8 +5,13 @@ them (`from tests.conftest_emulator import *`) in a package's own conftest.
 
 - `emulator`: an in-process emulator on a real socket (a thread), with a temporary database and
   a controllable clock; fresh for each test. `emulator.demo.get("/v1/backups")`, ...
+- `emulator_regions`: two in-process regions, `spo1` (the full demo set) and `spo2` (the smaller
+  set of emulator/seed_regions.py), each on its own socket with its own temporary database and
+  clock; fresh for each test. `emulator_regions["spo2"].demo.get("/v1/volumes")`, ...
 - `emulator_process`: one `python -m emulator` subprocess for the session, on a free port with a
   temporary database; for browser tests, schemathesis and anything that needs a real process.
+  `start_emulator_process(directory, regions=("spo1", "spo2"))` starts one serving several
+  regions (`handle.region_urls`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +32,8 @@ import requests
 
 from emulator.app import EmulatorApp
 from emulator.clock import Clock
-from emulator.server import start_in_thread
+from emulator.serialize import REGION
+from emulator.server import start_in_thread, start_region_in_thread
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -139,6 +145,7 @@ class _EmulatorBase:
 class InProcessEmulator(_EmulatorBase):
     app: EmulatorApp | None = None
     clock: Clock | None = None
+    region: str = REGION
 
 
 @dataclass
@@ -146,6 +153,8 @@ class EmulatorProcess(_EmulatorBase):
     process: subprocess.Popen[str] | None = None
     db_path: Path | None = None
     log_path: Path | None = None
+    #: Each region's URL when started with `regions` (the first is also `url`).
+    region_urls: dict[str, str] = field(default_factory=dict)
 
 
 @pytest.fixture
@@ -163,19 +172,60 @@ def emulator(tmp_path: Path) -> Iterator[InProcessEmulator]:
         app.close()
 
 
+REGION_NAMES = ("spo1", "spo2")
+
+
+@pytest.fixture
+def emulator_regions(tmp_path: Path) -> Iterator[dict[str, InProcessEmulator]]:
+    """Two fresh regions (spo1, spo2) served from threads, each on a free port with its own
+    temporary database and clock; keyed by region name."""
+    running = []
+    handles: dict[str, InProcessEmulator] = {}
+    try:
+        for position, name in enumerate(REGION_NAMES):
+            clock = Clock()
+            db_path = tmp_path / f"emulator-{name}.sqlite3"
+            server = start_region_in_thread(name, db_path, position=position, clock=clock)
+            running.append(server)
+            handles[name] = InProcessEmulator(
+                url=server.url, app=server.app, clock=clock, region=name
+            )
+        yield handles
+    finally:
+        for handle in handles.values():
+            handle.close_clients()
+        for server in running:
+            server.stop()
+
+
+def _listening_urls(lines: queue.Queue[str], count: int, timeout: float) -> list[str]:
+    """The URLs of the first `count` `... listening on <url>` lines."""
+    urls = []
+    deadline = time.monotonic() + timeout
+    while len(urls) < count:
+        line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+        url = line.strip().rsplit(" ", 1)[-1]
+        assert url.startswith("http://"), line
+        urls.append(url)
+    return urls
+
+
 def start_emulator_process(
     directory: Path,
     *extra_args: str,
     reset: bool = True,
     env: dict[str, str] | None = None,
     timeout: float = 20,
+    regions: Sequence[str] = (),
 ) -> EmulatorProcess:
-    """Start `python -m emulator` on a free port (--port 0) and wait until it answers."""
+    """Start `python -m emulator` on a free port (--port 0) and wait until it answers. With
+    `regions`, one process serves each region on a free port of its own (`region_urls`)."""
     db_path = directory / "emulator.sqlite3"
     log_path = directory / "emulator.log"
+    region_args = ["--regions", ",".join(regions)] if regions else []
     command = [
         sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port", "0",
-        "--db", str(db_path), *(["--reset"] if reset else []), *extra_args,
+        "--db", str(db_path), *(["--reset"] if reset else []), *region_args, *extra_args,
     ]  # fmt: skip
     log_file = log_path.open("a")
     process = subprocess.Popen(
@@ -192,24 +242,33 @@ def start_emulator_process(
     stdout = process.stdout
     threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
     try:
-        first = lines.get(timeout=timeout)
+        urls = _listening_urls(lines, max(1, len(regions)), timeout)
     except queue.Empty:
         process.kill()
         raise RuntimeError(f"emulator did not start; log:\n{log_path.read_text()}") from None
-    url = first.strip().rsplit(" ", 1)[-1]
-    assert url.startswith("http://"), first
+    for url in urls:
+        _wait_answers(url, process, log_path, timeout)
+    return EmulatorProcess(
+        url=urls[0],
+        process=process,
+        db_path=db_path,
+        log_path=log_path,
+        region_urls=dict(zip(regions, urls, strict=True)) if regions else {},
+    )
+
+
+def _wait_answers(url: str, process: subprocess.Popen[str], log_path: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
             if requests.get(f"{url}/_emulator/state", timeout=2).status_code == 200:
-                break
+                return
         except requests.ConnectionError:
             pass
         if time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"emulator at {url} did not answer; log:\n{log_path.read_text()}")
         time.sleep(0.05)
-    return EmulatorProcess(url=url, process=process, db_path=db_path, log_path=log_path)
 
 
 def stop_emulator_process(handle: EmulatorProcess, timeout: float = 10) -> int:
