@@ -24,6 +24,7 @@ class Action(models.TextChoices):
     CREATE = "create", "Create backup"
     RESTORE = "restore", "Restore backup"
     DELETE = "delete", "Delete backup"
+    SWITCH_REGION = "switch_region", "Switch region"
 
 
 class Outcome(models.TextChoices):

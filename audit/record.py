@@ -26,12 +26,13 @@ from console.throttle import client_address
 
 logger = logging.getLogger("bycloud_ui.audit")
 
-SIGNIN, SIGNOUT, CREATE, RESTORE, DELETE = (
+SIGNIN, SIGNOUT, CREATE, RESTORE, DELETE, SWITCH_REGION = (
     Action.SIGNIN,
     Action.SIGNOUT,
     Action.CREATE,
     Action.RESTORE,
     Action.DELETE,
+    Action.SWITCH_REGION,
 )
 SUCCEEDED, FAILED, REFUSED, UNKNOWN = (
     Outcome.SUCCEEDED,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -41,6 +41,11 @@ class ConsoleSession:
     @property
     def region_url(self) -> str:
         return settings.BYCLOUD_REGIONS[self.region]["url"]
+
+    def in_region(self, region: str) -> ConsoleSession:
+        """The same credential and read-only flag in another configured region (to look there,
+        or to check the credential before a switch); nothing is stored."""
+        return replace(self, region=region, region_label=region_label(region))
 
     def client(self) -> ByCloudClient:
         """The API client acting for the signed-in user (views call this, never requests)."""
@@ -82,6 +87,11 @@ SIGNED_OUT = SignedOut()
 Console = ConsoleSession | SignedOut
 
 
+def region_label(region: str) -> str:
+    """The name a person reads for a configured region."""
+    return str(settings.BYCLOUD_REGIONS[region]["label"])
+
+
 def load_console(request: HttpRequest) -> Console:
     data = request.session.get(SESSION_KEY)
     if not data or data.get("region") not in settings.BYCLOUD_REGIONS:
@@ -92,7 +102,7 @@ def load_console(request: HttpRequest) -> Console:
     region = data["region"]
     return ConsoleSession(
         region=region,
-        region_label=settings.BYCLOUD_REGIONS[region]["label"],
+        region_label=region_label(region),
         read_only=bool(data.get("read_only")),
         credential=credential,
     )
@@ -123,6 +133,16 @@ def end_session(request: HttpRequest) -> None:
         request.session.flush()
     rotate_token(request)
     request.console = SIGNED_OUT  # type: ignore[attr-defined]
+
+
+def switch_region(request: HttpRequest, region: str) -> None:
+    """Move the signed-in session to another configured region: the same credential (kept
+    encrypted as it was), the same read-only flag. Nothing else changes, not the session id nor
+    the CSRF token: who is signed in stays the same (the caller checked the credential there)."""
+    data = request.session.get(SESSION_KEY)
+    if data and region in settings.BYCLOUD_REGIONS:
+        request.session[SESSION_KEY] = {**data, "region": region}
+    request.console = load_console(request)  # type: ignore[attr-defined]
 
 
 def mark_read_only(request: HttpRequest) -> None:

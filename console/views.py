@@ -1,4 +1,4 @@
-"""Sign in and sign out."""
+"""Sign in, sign out, and switch the session to another region."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from audit import record as audit
 from backups.api import ApiError, ApiUnavailable, Unauthorized
 from backups.api.factory import client_for
 from console import throttle
+from console.decorators import signin_required
 from console.forms import SignInForm
 from console.navigation import safe_next_url
-from console.session import end_session, start_session
+from console.regions import check_credential_in, problem
+from console.session import end_session, region_label, start_session, switch_region
 from observability.metrics import SIGNIN_FAILURES
 
 SIGNED_OUT_NOTICE = "You are signed out."
@@ -168,3 +170,48 @@ def signout(request: HttpRequest) -> HttpResponse:
     response = HttpResponseRedirect(f"{reverse('signin')}?signed_out=1")
     response["Clear-Site-Data"] = CLEAR_SITE_DATA
     return response
+
+
+def _switch_refused_message(target: str, current: str, error: ApiError) -> str:
+    request_id = f" (request ID {error.request_id})" if error.request_id else ""
+    return (
+        f"Could not switch to {target}: {problem(error)}{request_id}. You are still in {current}."
+    )
+
+
+@require_POST
+@signin_required
+def region_switch(request: HttpRequest) -> HttpResponse:
+    """Move the session to another region once one read there proves the credential, then to
+    ``next`` (the section's list: a backup of one region is not in another); refused or
+    unreachable, the session stays and ``back`` (the page it came from) says why. Read-only
+    sessions may switch: it changes nothing at ByCloud."""
+    console = request.console  # type: ignore[attr-defined]
+    region = request.POST.get("region", "")
+    if region not in settings.BYCLOUD_REGIONS:
+        context = {"region": region[:64]}
+        return TemplateResponse(request, "console/region_unknown.html", context, status=400)
+    next_url = safe_next_url(request, request.POST.get("next"))
+    if region == console.region:
+        return HttpResponseRedirect(next_url)
+    previous = console.region
+    params = {"from_region": previous}
+    error = check_credential_in(console, region)
+    if error is not None:
+        message = _switch_refused_message(region_label(region), console.region_label, error)
+        messages.error(request, message)
+        outcome = audit.outcome_of(error)
+        audit.record(
+            request,
+            audit.SWITCH_REGION,
+            outcome,
+            region=region,
+            params=params,
+            error=error,
+            reason=message,
+        )
+        return HttpResponseRedirect(safe_next_url(request, request.POST.get("back") or next_url))
+    switch_region(request, region)
+    audit.record(request, audit.SWITCH_REGION, audit.SUCCEEDED, params=params)
+    messages.success(request, f"You are now in region {region_label(region)}.")
+    return HttpResponseRedirect(next_url)
