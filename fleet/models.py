@@ -159,6 +159,15 @@ class ProtectionScan(models.Model):
     class Meta:
         ordering = ("-created_at",)
         indexes = [models.Index(fields=["owner", "-created_at"], name="fleet_scan_owner")]
+        constraints = [
+            # One live scan per owner: two tabs or two instances share it (a race loses on
+            # this index and reuses the winner's scan).
+            models.UniqueConstraint(
+                fields=["owner"],
+                condition=models.Q(state__in=["queued", "running"]),
+                name="fleet_scan_one_live_per_owner",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"scan {self.id} ({self.state})"
