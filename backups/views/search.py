@@ -1,9 +1,15 @@
-"""One search box for whatever a customer pastes (``backups.search_terms``): a backup or volume
-ID or CRN goes straight to its page; a ByCloud request ID is found in the audit log entries this
-session may see; anything else is a name prefix, answered with matching backups and volumes."""
+"""One search box for whatever a customer pastes (``backups.search_terms``), across every
+configured region with the session's credential (``console.regions``): a backup or volume ID
+goes straight to its page when it is in the session's region, else it is looked up in the other
+regions, and a CRN in the region it names; what is found in another region opens through the
+region switch. A ByCloud request ID is found in the audit log entries this session may see;
+anything else is a name prefix, answered with matching backups and volumes of every region. A
+region that refuses the credential or fails is a note, never the failure of the whole search;
+the session's own region fails the page as any page does."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,10 +24,11 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from audit import queries
 from audit.models import AuditEntry, TargetKind
-from backups.api import ByCloudClient, Forbidden, NotFound
+from backups.api import Backup, ByCloudClient, Forbidden, NotFound, Page, Volume
 from backups.search_terms import Kind, Term, parse
-from backups.volume_names import cached_volume_directory
+from backups.volume_names import VolumeDirectory, VolumeInfo, cached_volume_directory
 from console.decorators import signin_required
+from console.regions import RegionAnswer, ask_regions, is_multi_region
 
 RESULT_LIMIT = 20
 NOTHING_WITH_ID = "Nothing with this ID in your organisation."
@@ -38,24 +45,40 @@ def _crn_region(crn: str) -> str:
     return parts[1].lower() if len(parts) > 2 else ""
 
 
-def _lookup(client: ByCloudClient, kind: str, item_id: str) -> tuple[str, str] | None:
-    """The page of ``item_id`` (a backup, a volume, or a snapshot's volume) and the CRN of what
-    was found, or None when ByCloud knows nothing of it for this session."""
+@dataclass(frozen=True)
+class Found:
+    """What an ID names: its page, its CRN, and what a person reads of it."""
+
+    url: str
+    crn: str
+    kind: str
+    name: str
+
+
+def _lookup(client: ByCloudClient, kind: str, item_id: str) -> Found | None:
+    """What ``item_id`` is (a backup, a volume or a snapshot) and its page (a snapshot's is its
+    volume's), or None when ByCloud knows nothing of it for this session in this region."""
     kinds = [kind] if kind else ["backup", "volume"]
     for each in kinds:
         try:
             if each == "backup":
                 backup = client.get_backup(item_id)
-                return reverse("backup-detail", args=[backup.id]), backup.crn
+                url = reverse("backup-detail", args=[backup.id])
+                return Found(url, backup.crn, "Backup", backup.display_name)
             if each == "volume":
                 volume = client.get_volume(item_id)
-                return reverse("volume-detail", args=[volume.id]), volume.crn
+                url = reverse("volume-detail", args=[volume.id])
+                return Found(url, volume.crn, "Volume", volume.display_name)
             snapshot = client.get_snapshot(item_id)
             url = reverse("volume-detail", args=[snapshot.volume_id]) + "#snapshots-title"
-            return url, snapshot.crn
+            return Found(url, snapshot.crn, "Snapshot", snapshot.display_name)
         except (NotFound, Forbidden):
             continue
     return None
+
+
+def _other_regions(request: HttpRequest) -> list[str]:
+    return [name for name in settings.BYCLOUD_REGIONS if name != request.console.region]
 
 
 def _wrong_region(request: HttpRequest, region: str) -> dict[str, Any]:
@@ -67,20 +90,37 @@ def _wrong_region(request: HttpRequest, region: str) -> dict[str, Any]:
     }
 
 
+def _elsewhere(
+    request: HttpRequest, term: Term, regions: list[str], searched: list[str]
+) -> dict[str, Any]:
+    """An ID looked up in ``regions`` (the other regions, or the one its CRN names) after the
+    regions ``searched`` (labels) had nothing: what was found opens through the region switch;
+    a region that refused or failed is a note."""
+    answers = ask_regions(
+        request.console, regions, lambda client: _lookup(client, term.resource, term.id)
+    )
+    found = [answer for answer in answers if answer.value is not None]
+    notes = [answer for answer in answers if answer.error is not None]
+    if found:
+        return {"found_elsewhere": found, "region_notes": notes}
+    searched = [*searched, *(answer.label for answer in answers if answer.error is None)]
+    return {"not_found": NOTHING_WITH_ID, "searched": searched, "region_notes": notes}
+
+
 def _exact(request: HttpRequest, term: Term) -> HttpResponse | dict[str, Any]:
     console = request.console
     other_region = term.kind is Kind.CRN and term.region != console.region
     if other_region and term.region in settings.BYCLOUD_REGIONS:  # one this console signs in to
-        return _wrong_region(request, term.region)
+        return _elsewhere(request, term, [term.region], [])
     found = _lookup(console.client(), term.resource, term.id)
     if found is None:
         if other_region:
             return _wrong_region(request, term.region)
-        return {"not_found": NOTHING_WITH_ID}
-    url, crn = found
-    if term.kind is Kind.CRN and _crn_region(crn) != term.region:
+        others = _other_regions(request) if term.kind is Kind.ID else []
+        return _elsewhere(request, term, others, [console.region_label])
+    if term.kind is Kind.CRN and _crn_region(found.crn) != term.region:
         return _wrong_region(request, term.region)
-    return _go(request, url)
+    return _go(request, found.url)
 
 
 def find_request(request: HttpRequest, request_id: str) -> AuditEntry | None:
@@ -118,20 +158,84 @@ def _request_id(request: HttpRequest, term: Term) -> dict[str, Any]:
     return {"entry": entry, "target_url": target_url, "activity_url": activity_url}
 
 
-def _names(request: HttpRequest, term: Term) -> dict[str, Any]:
-    prefix = term.text.rstrip("*")
-    client = request.console.client()
+Matches = tuple[Page[Backup], Page[Volume]]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A backup or volume whose name matched, and the region that has it: a link in the
+    session's region (``here``), a button through the region switch in another."""
+
+    item: Backup | Volume
+    url: str
+    region: str
+    region_label: str
+    here: bool
+    volume_name: str = ""  # a backup's volume
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """How many backups and volumes match in another region (its list opens there)."""
+
+    region: str
+    label: str
+    backups_total: int
+    volumes_total: int
+
+
+def _matches(client: ByCloudClient, prefix: str) -> Matches:
     backups = client.list_backups(name=f"{prefix}*", limit=RESULT_LIMIT)
     volumes = client.list_volumes(name=f"{prefix}*", limit=RESULT_LIMIT)
+    return backups, volumes
+
+
+def _hits(
+    answer: RegionAnswer[Matches], here: bool, directory: VolumeDirectory
+) -> tuple[list[Hit], list[Hit]]:
+    """The backups and volumes of one region's answer; a backup's volume named from
+    ``directory`` (the session's cached one), or elsewhere from the volumes that matched."""
+    assert answer.value is not None
+    backups, volumes = answer.value
+    if not here:
+        directory = VolumeDirectory({v.id: VolumeInfo(v.id, v.name) for v in volumes.items})
+    where = (answer.region, answer.label, here)
+    backup_hits = [
+        Hit(b, reverse("backup-detail", args=[b.id]), *where, directory.label(b.volume_id))
+        for b in backups.items
+    ]
+    volume_hits = [Hit(v, reverse("volume-detail", args=[v.id]), *where) for v in volumes.items]
+    return backup_hits, volume_hits
+
+
+def _names(request: HttpRequest, term: Term) -> dict[str, Any]:
+    prefix = term.text.rstrip("*")
+    console = request.console
+    regions = [console.region, *_other_regions(request)]
+    mine, *others = ask_regions(console, regions, lambda client: _matches(client, prefix))
+    if mine.error is not None:
+        raise mine.error  # the session's own region: an error page, or sign-in again (401)
+    assert mine.value is not None
     directory = cached_volume_directory(request)  # names only if known: no extra call
+    backups, volumes = _hits(mine, True, directory)
+    elsewhere = []
+    for answer in others:
+        if answer.value is not None:
+            more_backups, more_volumes = _hits(answer, False, directory)
+            backups += more_backups
+            volumes += more_volumes
+            totals = (answer.value[0].total, answer.value[1].total)
+            elsewhere.append(Elsewhere(answer.region, answer.label, *totals))
     return {
         "prefix": prefix,
-        "backups": [(b, directory.label(b.volume_id)) for b in backups.items],
-        "backups_total": backups.total,
-        "volumes": volumes.items,
-        "volumes_total": volumes.total,
+        "backups": backups,
+        "backups_total": mine.value[0].total,
+        "volumes": volumes,
+        "volumes_total": mine.value[1].total,
         "all_backups_url": f"{reverse('backup-list')}?{urlencode({'name': prefix})}",
         "all_volumes_url": f"{reverse('volume-list')}?{urlencode({'name': prefix})}",
+        "elsewhere": elsewhere,
+        "region_notes": [answer for answer in others if answer.error is not None],
     }
 
 
@@ -140,7 +244,7 @@ def _names(request: HttpRequest, term: Term) -> dict[str, Any]:
 @vary_on_headers("HX-Request")
 def search(request: HttpRequest) -> HttpResponse:
     term = parse(request.GET.get("q", ""))
-    context: dict[str, Any] = {"term": term, "q": term.text}
+    context: dict[str, Any] = {"term": term, "q": term.text, "multi_region": is_multi_region()}
     if term.is_exact:
         answer = _exact(request, term)
         if isinstance(answer, HttpResponse):
