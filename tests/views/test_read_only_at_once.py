@@ -182,6 +182,7 @@ def test_list_rows_have_one_tab_stop_and_labelled_values(signed_in, api):
             "Dependent backups",
             "Created",
             "Container",
+            "Select",
         ]
     refresh = one(response, "#backup-table .table-tools a")
     assert refresh["href"] == refresh["hx-get"] == "/"
