@@ -226,6 +226,7 @@ class EmulatorApp:
             op = self.contract.operations.get(operation_id or "")
             self.stats.count(f"{req.method} {op.template if op else '(unmatched)'}")
         if not decision.allowed:
+            self.stats.count_rate_limited()
             raise ApiError(
                 429,
                 "Rate limit exceeded",

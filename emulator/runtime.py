@@ -87,6 +87,8 @@ class RateLimiter:
 class Stats:
     requests: int = 0
     by_route: Counter[str] = field(default_factory=Counter)
+    #: Answers 429 (over the rate limit), of any route.
+    rate_limited: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count(self, route: str) -> None:
@@ -94,11 +96,20 @@ class Stats:
             self.requests += 1
             self.by_route[route] += 1
 
+    def count_rate_limited(self) -> None:
+        with self._lock:
+            self.rate_limited += 1
+
     def reset(self) -> None:
         with self._lock:
             self.requests = 0
+            self.rate_limited = 0
             self.by_route.clear()
 
     def as_dict(self) -> dict[str, Any]:
         with self._lock:
-            return {"requests": self.requests, "by_route": dict(sorted(self.by_route.items()))}
+            return {
+                "requests": self.requests,
+                "rate_limited": self.rate_limited,
+                "by_route": dict(sorted(self.by_route.items())),
+            }

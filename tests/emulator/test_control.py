@@ -226,4 +226,17 @@ def test_stats_count_v1_requests_by_route(emulator):
         "GET /v1/backups/{backup_id}": 1,
         "POST /v1/backups": 1,
     }
-    assert emulator.control("POST", "stats/reset") == {"requests": 0, "by_route": {}}
+    assert stats["rate_limited"] == 0
+    assert emulator.control("POST", "stats/reset") == {
+        "requests": 0,
+        "rate_limited": 0,
+        "by_route": {},
+    }
+
+
+def test_stats_count_the_answers_over_the_rate_limit(emulator):
+    emulator.control("POST", "rate-limit", {"limit": 2})
+    emulator.control("POST", "stats/reset")
+    statuses = [emulator.demo.get("/v1/backups").status_code for _ in range(4)]
+    assert statuses == [200, 200, 429, 429]
+    assert emulator.control("GET", "stats")["rate_limited"] == 2
