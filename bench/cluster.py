@@ -110,8 +110,9 @@ class ClusterShape(contextlib.AbstractContextManager["ClusterShape"]):
         self._redis, redis_db = services.claim_redis_db()
         self._db_name = services.create_database(self._admin, "bycloud_bench")
         port, emulator_port = free_port_run(3), 0
-        while emulator_port in (0, port, port + 1, port + 2):
-            emulator_port = free_port_run(1)
+        # cluster.sh's emulator serves spo1 on EMULATOR_PORT and spo2 on the next port.
+        while not emulator_port or {emulator_port, emulator_port + 1} & {port, port + 1, port + 2}:
+            emulator_port = free_port_run(2)
         env = {k: v for k, v in os.environ.items() if k not in ENV_TO_DROP}
         env.update(
             {

@@ -60,6 +60,18 @@ def csrf_token(html: str) -> str:
     raise RuntimeError("no csrfmiddlewaretoken in the sign-in form")
 
 
+def first_region(html: str) -> str:
+    """The sign-in form's first region: `local` for the embedded default, `spo1` under
+    `make run` and `make cluster` (two emulator regions)."""
+    elements = parse_elements(html)
+    for i, element in enumerate(elements):
+        if element.tag == "select" and element.attrs.get("name") == "region":
+            option = next((e for e in elements[i + 1 :] if e.tag == "option"), None)
+            if option is not None and option.attrs.get("value"):
+                return option.attrs["value"]
+    return "local"
+
+
 @dataclass
 class Timed:
     response: requests.Response
@@ -87,7 +99,7 @@ class Console:
         data = {
             "method": "token",
             "access_token": token,
-            "region": "local",
+            "region": first_region(form.text),
             "csrfmiddlewaretoken": csrf_token(form.text),
         }
         response = self.http.post(

@@ -25,6 +25,8 @@ SESSIONS: list[dict[str, str]] = json.loads(os.environ.get("BENCH_LOCUST_SESSION
 _next_session = itertools.cycle(range(max(1, len(SESSIONS))))
 POLLER = re.compile(r"<[^>]*hx-trigger=\"[^\"]*every[^\"]*\"[^>]*>")
 HX_GET = re.compile(r'hx-get="([^"]+)"')
+#: The sign-in form's first region (`local`, or `spo1` under make run and make cluster).
+FIRST_REGION = re.compile(r'<select[^>]*name="region"[^>]*>\s*<option value="([^"]+)"')
 
 
 class OpenTab(FastHttpUser):
@@ -45,10 +47,11 @@ class OpenTab(FastHttpUser):
     def _sign_in(self) -> None:
         form = self.client.get("/signin", name="signin form")
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
+        region = FIRST_REGION.search(form.text)
         data: dict[str, Any] = {
             "method": "token",
             "access_token": "demo-token",
-            "region": "local",
+            "region": region.group(1) if region else "local",
             "csrfmiddlewaretoken": token.group(1) if token else "",
         }
         self.client.post(

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make cluster`: the production shape on one machine. The emulator on EMULATOR_PORT, two console
+# `make cluster`: the production shape on one machine. The emulator (regions spo1 on EMULATOR_PORT
+# and spo2 on EMULATOR_PORT+1, unless BYCLOUD_REGIONS or BYCLOUD_API_URL is set), two console
 # instances (scripts/serve.sh) on PORT+1 and PORT+2 and two workers sharing DATABASE_URL (PostgreSQL) and
 # REDIS_URL, and HAProxy on PORT spreading requests over both (round robin, health checks on
 # /healthz, X-Forwarded-For set; the answer's X-Served-By header names the instance).
@@ -33,6 +34,15 @@ export DATABASE_URL REDIS_URL DJANGO_SECRET_KEY EMULATOR_PORT
 export BYCLOUD_TRUSTED_PROXIES="127.0.0.1/32"   # HAProxy's X-Forwarded-For names the client
 export DJANGO_ALLOWED_HOSTS="${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost}"
 export GUNICORN_ACCESS_LOG="${GUNICORN_ACCESS_LOG:-/dev/null}"
+# Two emulator regions for the consoles and workers, as in `make run`; none when BYCLOUD_REGIONS
+# or BYCLOUD_API_URL names real regions.
+start_emulator=0
+if [ -z "${BYCLOUD_REGIONS:-}" ] && [ -z "${BYCLOUD_API_URL:-}" ]; then
+  start_emulator=1
+  spo1_url="http://127.0.0.1:$EMULATOR_PORT"
+  spo2_url="http://127.0.0.1:$((EMULATOR_PORT + 1))"
+  export BYCLOUD_REGIONS="spo1=$spo1_url,spo2=$spo2_url"
+fi
 
 # The database, if missing (psql on the server's maintenance database).
 read -r db_name admin_url < <($PY - "$DATABASE_URL" <<'PY'
@@ -49,8 +59,14 @@ fi
 $PY manage.py migrate --noinput >/dev/null
 $PY manage.py createcachetable
 
-$PY -m emulator --host 127.0.0.1 --port "$EMULATOR_PORT" --db "$workdir/emulator.sqlite3" --reset --quiet &
-pids+=($!)
+if [ "$start_emulator" = 1 ]; then
+  $PY -m emulator --host 127.0.0.1 --port "$EMULATOR_PORT" --regions spo1,spo2 \
+    --db "$workdir/emulator.sqlite3" --reset --quiet &
+  pids+=($!)
+  api="ByCloud API (emulator): region spo1 $spo1_url/, region spo2 $spo2_url/"
+else
+  api="ByCloud API (no emulator started): ${BYCLOUD_REGIONS:-$BYCLOUD_API_URL}"
+fi
 for n in 1 2; do
   BYCLOUD_INSTANCE_NAME="console-$n" PORT=$((PORT + n)) STATIC_ROOT="$workdir/static-$n" \
     BYCLOUD_VAR_DIR="$workdir/var-$n" bash scripts/serve.sh &
@@ -111,7 +127,7 @@ cat <<MSG
   ByCloud console (HAProxy, round robin): http://127.0.0.1:$PORT/
     instance console-1: http://127.0.0.1:$((PORT + 1))/
     instance console-2: http://127.0.0.1:$((PORT + 2))/
-  ByCloud API (emulator): http://127.0.0.1:$EMULATOR_PORT/
+  $api
   Shared: $DATABASE_URL and $REDIS_URL
 
   Demo credentials (sign in with "Access token" or "API key"):

@@ -37,7 +37,8 @@ def _haproxy() -> str:
 def test_make_cluster_serves_through_haproxy_from_both_instances(cluster, tmp_path) -> None:
     _haproxy()
     port, emulator_port = free_port(), free_port()
-    while port + 2 in (emulator_port,) or port > 65000:
+    # cluster.sh's emulator serves spo1 on EMULATOR_PORT and spo2 on the next port.
+    while {port, port + 1, port + 2} & {emulator_port, emulator_port + 1} or port > 65000:
         port = free_port()
     db_name = f"bycloud_test_{secrets.token_hex(6)}"
     # Not the test process's own switches: the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE would
@@ -71,13 +72,19 @@ def test_make_cluster_serves_through_haproxy_from_both_instances(cluster, tmp_pa
         token = form.text.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
         signin = http.post(
             f"{url}/signin",
-            data={"method": "token", "access_token": "demo-token", "region": "local",
+            data={"method": "token", "access_token": "demo-token", "region": "spo1",
                   "csrfmiddlewaretoken": token},
             timeout=30, allow_redirects=False,
         )  # fmt: skip
         assert signin.status_code == 302
         listing = http.get(f"{url}/", timeout=30)
         assert listing.status_code == 200 and "app-data" in listing.text
+        spo2 = requests.get(
+            f"http://127.0.0.1:{emulator_port + 1}/v1/volumes",
+            headers={"Authorization": "Bearer demo-token"},
+            timeout=10,
+        ).json()["volumes"]
+        assert spo2 and all(v["crn"].startswith("crn:spo2:") for v in spo2)
         data = create_form(http, url, VOLUME_SMOKE)
         created = http.post(f"{url}/backups/new", data=data, timeout=60)
         assert created.status_code == 200, created.text[:1000]
@@ -106,6 +113,6 @@ def test_make_cluster_serves_through_haproxy_from_both_instances(cluster, tmp_pa
             check=False, capture_output=True,
         )  # fmt: skip
     assert "stopped the load balancer" in (tmp_path / "cluster.log").read_text()
-    for gone in (port, port + 1, port + 2, emulator_port):  # no orphans
+    for gone in (port, port + 1, port + 2, emulator_port, emulator_port + 1):  # no orphans
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{gone}/healthz", timeout=2)
