@@ -52,7 +52,7 @@ def test_a_crn_of_another_region_is_looked_up_there_and_opens_through_the_switch
     assert form["method"] == "post"
     assert one(form, "input[name=region]")["value"] == "other"
     assert one(form, "input[name=csrfmiddlewaretoken]")["value"]
-    assert read(one(form, "button")) == "Open in other region: web-nightly"
+    assert read(one(form, "button")) == "Open in other region (web-nightly)"
     assert one(form, "button .visually-hidden")  # the name is for screen readers
 
 
@@ -125,7 +125,7 @@ def test_a_name_finds_backups_and_volumes_in_every_region_with_their_region(sign
     assert text_of(one(there, ".region-tag")) == "other region"
     assert not select(there, "a")  # its pages are not in this region: it opens through a switch
     button = one(open_form(there, f"/backups/{OTHER_B_ID}"), "button")
-    assert read(button) == "Open in other region: web-there"
+    assert read(button) == "Open in other region (web-there)"
     more = open_form(backups, "/?name=web")
     assert "3 backups in other region" in text_of(more.parent)
     assert text_of(one(more, "button")) == "Open the list in other region"
