@@ -179,7 +179,7 @@ def protection_overview(request: HttpRequest) -> HttpResponse:
     assert scan is not None
     context = _context(request, scan, query)
     if request.htmx and not request.htmx.history_restore_request:
-        response = TemplateResponse(request, "fleet/protection.html#protection-status", context)
+        response = TemplateResponse(request, "fleet/protection.html#protection-page", context)
         return push_url(response, _overview_url(query))
     return TemplateResponse(request, "fleet/protection.html", context)
 

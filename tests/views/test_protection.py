@@ -159,6 +159,7 @@ def test_first_view_starts_a_scan_and_shows_its_progress_without_any_api_call(
     assert status["hx-trigger"] == "every 1s"
     assert query_of(status["hx-get"])["scan"] == str(scan.id)
     assert one(response, "noscript meta[http-equiv=refresh]")["content"] == "2"
+    assert text_of(one(response, "nav.site-nav a[aria-current=page]")) == "Protection"
 
 
 def query_of(url: str) -> dict[str, str]:
@@ -242,10 +243,12 @@ def test_rows_carry_checkboxes_for_the_bulk_backup(scanned: Client, fleet: Fleet
     response = scanned.get("/protection")
     form = one(response, "form#protection-bulk")
     assert form["method"] == "post" and form["action"] == "/jobs/backup"
-    boxes = select(form, "input[type=checkbox][name=volume]")
+    assert one(form, "input[name=csrfmiddlewaretoken]")
+    boxes = select(response, "input[type=checkbox][name=volume]")
+    assert len(boxes) == 4 and all(b["form"] == "protection-bulk" for b in boxes)
     assert f"test:{fleet.web['id']}" in [b["value"] for b in boxes]
     for box in boxes:
-        assert one(form, f"label[for={box['id']}]")
+        assert text_of(one(response, f"label[for={box['id']}]")).startswith("Select ")
     assert text_of(one(form, "button[type=submit]")) == "Back up now…"
 
 
@@ -259,7 +262,8 @@ def test_a_read_only_session_sees_the_overview_without_the_bulk_button(
     run_scan()
     response = client.get("/protection")
     assert len(select(response, "tbody tr")) == 4
-    assert select(response, "form#protection-bulk button") == []
+    assert select(response, "form#protection-bulk") == []
+    assert "backups--read-only" in one(response, "table")["class"]  # the checkboxes hidden
 
 
 def test_later_views_reuse_the_fresh_scan_with_no_api_call(
@@ -369,7 +373,8 @@ def test_bad_metadata_says_how_to_write_it(scanned: Client) -> None:
 
 def test_htmx_filters_answer_the_status_partial_and_push_the_url(scanned: Client) -> None:
     response = scanned.get("/protection", {"state": "failing"}, headers={"HX-Request": "true"})
-    assert response.template_name == "fleet/protection.html#protection-status"
+    assert response.template_name == "fleet/protection.html#protection-page"
+    assert one(response, "#protection-page > form#protection-filters")  # errors shown too
     assert response["HX-Push-Url"] == "/protection?state=failing"
     assert row_names(response) == ["db-broken"]
     assert "HX-Request" in response["Vary"]
@@ -433,10 +438,15 @@ def test_the_other_regions_rows_are_not_links(
     client.get("/protection")
     run_scan()
     response = client.get("/protection")
-    rows = {text_of(one(r, "th")).split(" (")[0]: r for r in select(response, "tbody tr")}
+    rows = {text_of(one(r, "th")).split(" Open")[0]: r for r in select(response, "tbody tr")}
     assert one(rows["elsewhere"], "th a")["href"].startswith("/volumes/")
     assert select(rows["web-01"], "th a") == []
-    assert "switch to test region to open it" in text_of(rows["web-01"])
+    switch = one(rows["web-01"], "th form")  # the region switch, then the volume's page
+    assert switch["action"] == "/region" and switch["method"] == "post"
+    assert one(switch, "input[name=region]")["value"] == "test"
+    assert one(switch, "input[name=next]")["value"] == f"/volumes/{fleet.web['id']}"
+    button = text_of(one(switch, "button"))
+    assert button.startswith("Open in test region") and "web-01" in button
     assert text_of(one(rows["web-01"], "td[data-label=Region]")) == "test region"
 
 
