@@ -49,6 +49,8 @@ def test_the_header_has_a_switcher_with_two_regions(signed_in, api):
     options = [(option["value"], text_of(option)) for option in select(field, "option")]
     assert options == [("test", "test region"), ("other", "other region")]
     assert header_region(response) == "test region"
+    # It shows the current region: a browser must not restore a choice left unsubmitted.
+    assert field["autocomplete"] == "off"
     assert text_of(one(form, "button[type=submit]")) == "Switch"
     # The folded menu's toggle (a phone) names the region too.
     assert text_of(one(response, ".site-menu > summary")) == "Menu · test region"
