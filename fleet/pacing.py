@@ -14,7 +14,8 @@ from backups.api.models import RateLimit
 
 #: Share of the limit a job leaves for the console's pages (same credential).
 RESERVE_FRACTION = 0.05
-#: A wait is never longer than this (a reset far away is a clock disagreement).
+#: A wait is never longer than this; a rate window is a minute, so a reset further away is
+#: a disagreement between clocks.
 MAX_WAIT_SECONDS = 60.0
 #: First wait after a failure that sent nothing (503, refused connection, open circuit).
 FIRST_BACKOFF_SECONDS = 1.0
@@ -35,7 +36,11 @@ class Pacer:
         if rate.remaining > reserve:
             return 0.0
         until_reset = rate.reset - now
-        return min(MAX_WAIT_SECONDS, until_reset) if until_reset > 0 else 1.0
+        if 0 < until_reset <= MAX_WAIT_SECONDS:
+            return until_reset
+        # A reset our clock cannot place (clocks disagree): go on, and let the 429's
+        # Retry-After (relative, so immune to clock skew) say how long to wait.
+        return 0.0
 
     def after_refusal(self, retry_after: float | None) -> float:
         """Seconds to wait after a 429 (``Retry-After``) or a failure that sent nothing."""
