@@ -123,6 +123,10 @@ INSTALLED_APPS = [
     "fleet",
 ]
 
+#: A bulk job's form posts up to 1,000 ticked targets (fleet.forms.MAX_SELECTED) plus a few
+#: fields; Django's default cap (1,000 fields) would refuse it with a 400.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1100
+
 #: Background work (bulk jobs, protection scans) goes through Django's tasks API (the
 #: django-tasks backport) into the database; `manage.py worker` runs it (docs/adr/0015).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

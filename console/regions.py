@@ -33,7 +33,9 @@ MAX_PARALLEL_REGIONS = 3
 #: another region, so a switch from it lands on its section's list (URL names' first word).
 SECTION_LISTS = {"backup": "backup-list", "volume": "volume-list"}
 #: Pages that mean the same in every region: a switch comes back to them as they were.
-SAME_IN_EVERY_REGION = frozenset({"activity", "search"})
+SAME_IN_EVERY_REGION = frozenset(
+    {"activity", "search", "job-list", "job-detail", "protection-overview"}
+)
 
 
 def is_multi_region() -> bool:

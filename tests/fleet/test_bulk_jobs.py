@@ -212,3 +212,12 @@ def test_the_job_page_polls_while_live_and_stops_when_done(demo, emulator):
     assert done.status_code == 286 and "every 1s" not in done.content.decode()
     full = demo.get(reverse("job-detail", args=[job.pk]))
     assert soup(full).select_one("progress")["value"] == "3"
+
+
+def test_a_thousand_ticked_volumes_are_read_not_refused(demo, emulator):
+    many = [f"9f000000-0000-4000-8000-{n:012d}" for n in range(1000)]
+    page = demo.post(reverse("bulk-backup"), {"volume": many})
+    assert page.status_code == 200  # not Django's 400 for too many fields
+    assert "0 to back up, 1000 skipped" in soup(page).select_one("h2").get_text(" ", strip=True)
+    too_many = demo.post(reverse("bulk-backup"), {"volume": [*many, seed.VOLUME_CACHE]})
+    assert "Select at most 1,000 volumes per job (1,001 selected)." in too_many.content.decode()
