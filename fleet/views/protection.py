@@ -31,10 +31,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING, push_url
 
-from backups.domain_protection import STATES_BY_RISK, format_duration
+from backups.domain_protection import STATES_BY_RISK
 from console.decorators import signin_required
 from fleet.models import ProtectionScan, ScanState
 from fleet.protection_forms import ProtectionQuery
+from fleet.protection_present import render_rows
 from fleet.protection_rows import judged, result_of, select
 from fleet.protection_scan import (
     LIVE_STATES,
@@ -102,25 +103,19 @@ def _rows_context(request: HttpRequest, scan: ProtectionScan, query: ProtectionQ
     page = min(query.page, pages)
     start = (page - 1) * PAGE_SIZE
     labels = {r["name"]: r.get("label") or r["name"] for r in result.regions}
-    session_region = request.console.region
-    rows = []
-    for item in selection.rows[start : start + PAGE_SIZE]:
-        verdict = item.assessment(query.rpo, result.as_of)
-        rows.append(
-            {
-                "row": item.row,
-                "state": item.state,
-                "reason": verdict.reason,
-                "age": format_duration(verdict.age) if verdict.age is not None else "",
-                "region_label": labels.get(item.row.region, item.row.region),
-                "linked": item.row.region == session_region,
-                "newest": item.row.backups,
-            }
-        )
+    rows, elsewhere = render_rows(
+        str(scan.id),
+        selection.rows[start : start + PAGE_SIZE],
+        query.rpo,
+        result.as_of,
+        labels,
+        request.console.region,
+    )
     url = reverse("protection-overview")
     return {
         "result": result,
         "rows": rows,
+        "elsewhere": elsewhere,
         "count": selection.count,
         "totals": [
             {

@@ -14,9 +14,9 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from backups import domain
-from backups.api import Backup, BearerToken
+from backups.api import Backup, BearerToken, RateLimited, ServerError
 from backups.domain_protection import DEFAULT_RPO, STATES_BY_RISK, state_of
-from fleet import protection_scan
+from fleet import protection_scan, protection_scanner
 from fleet.models import ProtectionScan, ScanState
 from fleet.protection_rows import RowFilter, clear_caches, decode_result, judged, select
 from fleet.protection_scan import (
@@ -112,28 +112,83 @@ def test_a_scan_whose_lease_another_worker_holds_is_left_alone(db: None) -> None
 def test_a_rate_limit_is_waited_out(demo: Client, emulator: Any, monkeypatch: Any) -> None:
     waits: list[float] = []
     calls = {"n": 0}
-    original = protection_scan.Scanner._call
+    original = protection_scanner.RegionScan.read
 
-    def flaky(self: Any, read: Any) -> Any:
-        def once() -> Any:
-            calls["n"] += 1
-            if calls["n"] == 2:
-                from backups.api import RateLimited
+    def limited_once(self: Any, kind: str, marker: str | None) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RateLimited("Slow down", status=429, retry_after=7)
+        return original(self, kind, marker)
 
-                raise RateLimited("Slow down", status=429, retry_after=7)
-            return read()
-
-        return original(self, once)
-
-    monkeypatch.setattr(protection_scan.Scanner, "_call", flaky)
-    monkeypatch.setattr(protection_scan.Scanner, "_sleep", lambda self, s: waits.append(s))
+    monkeypatch.setattr(protection_scanner.RegionScan, "read", limited_once)
+    monkeypatch.setattr(protection_scanner, "pause", waits.append)
     demo.get("/protection")
     scan = ProtectionScan.objects.get()
     run_protection_scan.call(str(scan.id))
     scan.refresh_from_db()
-    assert waits == [7]
+    assert sum(waits) == 7 and waits == [5, 2]  # the lease is renewed every 5 s meanwhile
     assert scan.state == ScanState.DONE
     assert scan.result["regions"][0]["state"] == "ok"
+
+
+def test_pages_are_read_in_two_streams_and_folded_in_order(
+    demo: Client, emulator: Any, monkeypatch: Any
+) -> None:
+    """Many pages (a limit of 7 instead of 1,000): volumes and backups read side by side, each
+    stream in its order, the progress written after every page, the result the same."""
+    monkeypatch.setattr(protection_scanner, "API_MAX_LIMIT", 7)
+    progress: list[tuple[int, int]] = []
+    original = protection_scan._progress
+
+    def recording(scan_id: str, me: str) -> Any:
+        record = original(scan_id, me)
+
+        def both(scanned: int, total: int) -> None:
+            progress.append((scanned, total))
+            record(scanned, total)
+
+        return both
+
+    monkeypatch.setattr(protection_scan, "_progress", recording)
+    demo.get("/protection")
+    scan = ProtectionScan.objects.get()
+    run_protection_scan.call(str(scan.id))
+    scan.refresh_from_db()
+    volumes = len(all_pages(emulator.demo, "/v1/volumes", "volumes"))
+    backups = len(all_pages(emulator.demo, "/v1/backups", "backups"))
+    assert scan.state == ScanState.DONE and scan.scanned == volumes + backups
+    assert len(progress) == -(-volumes // 7) + -(-backups // 7)  # once per page
+    assert progress[1][1] == volumes + backups  # the total, known from the first pages
+    assert [p[0] for p in progress] == sorted(p[0] for p in progress)
+    result = decode_result(scan.result)
+    app = next(r for r in result.rows if r.name == "app-data")
+    assert (app.backups.chain_length, app.backups.chain_complete) == (3, True)
+
+
+def test_a_region_failing_midway_is_named_and_the_scan_ends(
+    demo: Client, emulator: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(protection_scanner, "API_MAX_LIMIT", 7)
+    original = protection_scanner.RegionScan.read
+
+    def failing_later(self: Any, kind: str, marker: str | None) -> Any:
+        if kind == "backups" and marker is not None:
+            raise ServerError("Boom", status=500, request_id="req-later")
+        return original(self, kind, marker)
+
+    monkeypatch.setattr(protection_scanner.RegionScan, "read", failing_later)
+    demo.get("/protection")
+    scan = ProtectionScan.objects.get()
+    run_protection_scan.call(str(scan.id))
+    scan.refresh_from_db()
+    assert scan.state == ScanState.DONE
+    region = scan.result["regions"][0]
+    assert (region["state"], region["message"], region["request_id"]) == (
+        "unreachable",
+        "Boom",
+        "req-later",
+    )
+    assert scan.result["rows"] == []  # half-read: none of its volumes is judged
 
 
 def stalled(age: timedelta, *, state: str = ScanState.RUNNING, owner: str = "o") -> ProtectionScan:
