@@ -16,6 +16,7 @@ POLL_BYTES_BUDGET = 300
 LIGHTHOUSE_BUDGET = 0.95
 OPS: dict[str, Callable[[float, float], bool]] = {
     "≤": operator.le,
+    "<": operator.lt,
     "≥": operator.ge,
     "=": operator.eq,
 }
@@ -304,6 +305,8 @@ def cluster_verdicts(r: dict[str, Any]) -> list[Verdict]:
 
 
 def verdicts(results: dict[str, Any]) -> list[Verdict]:
+    from bench import protection  # its figures and budgets live beside its measure
+
     return [
         *list_verdicts(results),
         *poll_verdicts(results),
@@ -313,6 +316,7 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         *lighthouse_verdicts(results),
         *issue8_verdicts(results),
         *cluster_verdicts(results),
+        *protection.verdicts(results),
     ]
 
 

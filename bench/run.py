@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cluster, figures, isolation, lighthouse, load, report, weight
+from bench import cluster, figures, isolation, lighthouse, load, protection, report, weight
 from bench.console import Console
 from bench.emulator import Emulator
 from bench.figures import Bench
@@ -30,6 +30,9 @@ MEMORY_POLLS_SMOKE = 20
 POLLS_503_SECONDS = 30
 #: The emulator's rate limit, lifted so that the bench measures the console, not the limiter.
 RATE_LIMIT = 1_000_000
+#: Issue 11: the protection overview's organisation (smoke: a small one, one scan).
+PROTECTION_FULL: dict[str, int] = {"volumes": 10_000, "backups": 100_000, "reps": 3}
+PROTECTION_SMOKE: dict[str, int] = {"volumes": 300, "backups": 3_000, "reps": 1, "warm_reps": 5}
 
 
 @dataclass
@@ -222,6 +225,14 @@ def measure_issue8(run: Run) -> None:
     run.measure("memory", lambda: isolation.memory(stack, emulator, polls))
 
 
+def measure_protection(run: Run) -> None:
+    """Issue 11, last on this stack: it grows the demo organisation to 10,000 volumes and
+    100,000 backups and starts a worker of its own."""
+    sizes = PROTECTION_SMOKE if run.options.smoke else PROTECTION_FULL
+    latency = run.options.latency_ms
+    run.measure("protection", lambda: protection.measure_on(run.stack, latency_ms=latency, **sizes))
+
+
 def measure_all(run: Run) -> None:
     options = run.options
     backup_id = run.emulator.first_backup_id()
@@ -238,6 +249,7 @@ def measure_all(run: Run) -> None:
     if not options.smoke:
         measure_scale(run)
     measure_issue8(run)
+    measure_protection(run)
 
 
 def measure_cluster(run: Run) -> None:

@@ -222,6 +222,7 @@ def set_rate_limit(app: EmulatorApp, req: Request) -> Response:
 def seed_backups(app: EmulatorApp, req: Request) -> Response:
     body = _body(req)
     count = _number(body, "backups", 0, integer=True, high=1_000_000)
+    volume_count = _number(body, "volumes", 0, integer=True, high=100_000)
     org = body.get("org", seed.DEMO_ORG)
     if org not in seed.ORGS:
         raise bad_request("Invalid control request", f"'org' must be one of {', '.join(seed.ORGS)}")
@@ -233,6 +234,8 @@ def seed_backups(app: EmulatorApp, req: Request) -> Response:
     with app.lock:
         app.store.begin()
         try:
+            # Volumes first: the backups are spread over every volume of the organisation.
+            volumes = seed.seed_bulk_volumes(app.store, org, volume_count, app.clock.now())
             created = seed.seed_bulk(
                 app.store,
                 org,
@@ -247,7 +250,14 @@ def seed_backups(app: EmulatorApp, req: Request) -> Response:
             app.store.rollback()
             raise
         total = app.store.count("backups", "org = ?", (org,))
-    return 200, {"created": created, "org": org, "total_backups": total}
+        total_volumes = app.store.count("volumes", "org = ?", (org,))
+    return 200, {
+        "created": created,
+        "created_volumes": volumes,
+        "org": org,
+        "total_backups": total,
+        "total_volumes": total_volumes,
+    }
 
 
 def stats(app: EmulatorApp, req: Request) -> Response:

@@ -99,3 +99,15 @@ def test_memory_stays_bounded_whatever_a_tenant_stores(results: dict[str, Any]) 
     assert memory["worker_rss_after_mib"] < 150
     assert memory["list_page_bytes"] < 1024 * 1024
     assert memory["detail_says_truncated"]
+
+
+def test_the_protection_scan_makes_exactly_the_list_calls_of_the_floor(
+    results: dict[str, Any],
+) -> None:
+    figure = results["protection"]
+    scan = figure["scans"][0]
+    assert scan["api_list_calls"] == figure["floor_calls"]  # paging, not one call per volume
+    assert scan["scanned"] == figure["volumes"] + figure["backups"]
+    assert figure["warm"]["api_calls_per_view"] == 0
+    assert _number(figure["scan_ratio_median"]) and _number(figure["first_progress_max_s"])
+    assert _number(figure["scan_memory_max_mib"]) and _number(figure["warm"]["ratio_median"])

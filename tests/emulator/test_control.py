@@ -199,7 +199,13 @@ def test_seed_many_backups_quickly(emulator):
     started = time.monotonic()
     body = emulator.control("POST", "seed", {"backups": 10000, "org": "demo"})
     assert time.monotonic() - started < 10
-    assert body == {"created": 10000, "org": "demo", "total_backups": 10035}
+    assert body == {
+        "created": 10000,
+        "created_volumes": 0,
+        "org": "demo",
+        "total_backups": 10035,
+        "total_volumes": 15,
+    }
     page = emulator.demo.get("/v1/backups?limit=1000").json()
     assert page["meta"]["total"] == 10035 and len(page["backups"]) == 1000
     assert page["backups"][0]["id"] != page["backups"][-1]["id"]
@@ -210,6 +216,23 @@ def test_seed_many_backups_quickly(emulator):
         f"{emulator.url}/_emulator/seed", json={"backups": 1, "org": "x"}, timeout=5
     )
     assert_error(bad, 400)
+
+
+def test_seed_many_volumes_with_backups_spread_over_them(emulator):
+    started = time.monotonic()
+    body = emulator.control("POST", "seed", {"volumes": 2000, "backups": 4000, "org": "demo"})
+    assert time.monotonic() - started < 10
+    assert (body["created_volumes"], body["total_volumes"]) == (2000, 2015)
+    volumes = emulator.demo.get("/v1/volumes?limit=1000").json()
+    assert volumes["meta"]["total"] == 2015
+    assert {v["status"] for v in volumes["volumes"]} == {"available", "in-use", "error"}
+    new = [v for v in volumes["volumes"] if v["name"].startswith("bulk-vol-")]
+    assert new and all(v["size"] == 1 for v in new)
+    assert any(v["metadata"] == {"team": "team-0"} for v in new)
+    one_volume = new[0]["id"]
+    backups = emulator.demo.get(f"/v1/backups?volume_id={one_volume}").json()
+    assert backups["meta"]["total"] >= 1
+    assert emulator.other.get("/v1/volumes").json()["meta"]["total"] == 3
 
 
 def test_stats_count_v1_requests_by_route(emulator):
