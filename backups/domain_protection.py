@@ -152,13 +152,16 @@ class Assessment:
 
 
 def format_duration(span: timedelta) -> str:
-    """'2 days 3 hours', '5 hours 10 minutes', '12 minutes', 'under a minute' (the two largest
-    units, never rounded up)."""
+    """'2 days 3 hours', '25 hours 10 minutes', '12 minutes', 'under a minute': the two largest
+    units, never rounded up; hours up to two days, so an age near a daily objective reads as
+    more or less than it ('24 hours 3 minutes', not '1 day')."""
     minutes = int(max(span, timedelta(0)).total_seconds() // 60)
     if minutes < 1:
         return "under a minute"
     days, rest = divmod(minutes, 1440)
     hours, mins = divmod(rest, 60)
+    if days < 2:
+        hours, days = hours + 24 * days, 0
     if days:
         parts = [(days, "day"), (hours, "hour")]
     elif hours:
