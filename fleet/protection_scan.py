@@ -41,7 +41,11 @@ RESUME_WITHIN = timedelta(minutes=15)
 #: A queued scan no worker took within this long is failed (its credential wiped).
 QUEUED_FOR_AT_MOST = timedelta(hours=1)
 
+#: Finished scans (and their results) older than this are deleted by the housekeeping.
+KEEP_FINISHED = timedelta(days=1)
+
 LIVE_STATES = (ScanState.QUEUED, ScanState.RUNNING)
+FINISHED_STATES = (ScanState.DONE, ScanState.FAILED)
 STALLED = "The scan stopped: the worker running it went away. Refresh to scan again."
 NEVER_STARTED = "No worker took the scan up within an hour. Refresh to scan again."
 UNREADABLE = "The scan's stored credential can no longer be read. Refresh to scan again."
@@ -133,6 +137,10 @@ def run_protection_scan(scan_id: str) -> None:
     result = encode_result(timezone.now(), regions, rows)
     total = sum(r["volumes"] + r["backups"] for r in regions)
     _finish(scan_id, me, ScanState.DONE, result=result, scanned=total, total=total)
+    # The owner's earlier results go: one result per credential (only a live scan is polled).
+    ProtectionScan.objects.filter(
+        owner=scan.owner, state__in=FINISHED_STATES, created_at__lt=scan.created_at
+    ).delete()
 
 
 def _progress(scan_id: str, me: str) -> Callable[[int, int], None]:
@@ -183,7 +191,8 @@ def _finish(
 def resume_stalled_scans() -> int:
     """Scans a killed worker left: enqueued again (from the start: a scan changes nothing at
     ByCloud) while recent, failed (credential wiped) when too old; queued scans no worker took
-    for an hour are failed too. Returns how many were enqueued again."""
+    for an hour are failed too; finished scans older than a day are deleted. Returns how many
+    were enqueued again."""
     now = timezone.now()
     lapsed = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
     stalled = ProtectionScan.objects.filter(lapsed, state=ScanState.RUNNING)
@@ -201,6 +210,10 @@ def resume_stalled_scans() -> int:
     ).update(
         state=ScanState.FAILED, message=NEVER_STARTED, credential_encrypted="", finished_at=now
     )
+    # Results nobody came back for: the organisation's volume names are not kept longer.
+    ProtectionScan.objects.filter(
+        state__in=FINISHED_STATES, created_at__lt=now - KEEP_FINISHED
+    ).delete()
     resumed = 0
     for scan_id in stalled.exclude(too_old).values_list("id", flat=True):
         # Back to queued, so a second housekeeping round does not enqueue it again meanwhile.

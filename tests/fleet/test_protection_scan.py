@@ -230,6 +230,21 @@ def test_resume_stalled_scans(db: None) -> None:
     assert DBTaskResult.objects.filter(args_kwargs__args=[str(recent.id)]).count() == 1
 
 
+def test_results_are_kept_one_per_credential_and_a_day_at_most(db: None, settings: Any) -> None:
+    settings.BYCLOUD_REGIONS = {}  # nothing to read: the scan ends at once
+    old_other = stalled(timedelta(days=2), state=ScanState.DONE, owner="someone")
+    recent_other = stalled(timedelta(hours=2), state=ScanState.DONE, owner="someone else")
+    first = start_scan(DEMO, [])
+    run_protection_scan.call(str(first.id))
+    second = start_scan(DEMO, [])
+    run_protection_scan.call(str(second.id))
+    mine = ProtectionScan.objects.filter(owner=owner_of(DEMO))
+    assert [s.pk for s in mine] == [second.pk]  # the earlier result went
+    resume_stalled_scans()
+    left = set(ProtectionScan.objects.values_list("pk", flat=True))
+    assert left == {second.pk, recent_other.pk} and old_other.pk not in left
+
+
 def test_an_unreadable_credential_fails_the_scan(db: None) -> None:
     scan = ProtectionScan.objects.create(
         owner="x", regions=["r"], credential_encrypted="not-a-fernet-token"
