@@ -273,11 +273,13 @@ class Due:
 
     ``run``: the slot to run now (the latest one that fell due), or None. ``missed``: the
     earlier slots that fell due but will not run, oldest first, the newest ``MISSED_CAP`` of
-    them; ``missed_total`` counts them all. ``next``: the first slot after the tick."""
+    them; ``missed_total`` counts them all and ``first_missed`` is the oldest of them (listed
+    or not). ``next``: the first slot after the tick."""
 
     run: datetime | None
     missed: tuple[datetime, ...] = ()
     missed_total: int = 0
+    first_missed: datetime | None = None
     next: datetime | None = field(default=None)
 
     @property
@@ -302,13 +304,19 @@ def due(
     if last_slot is not None:
         start = max(start, _aware(last_slot, "last_slot"))
     kept: deque[datetime] = deque(maxlen=missed_cap + 1)
-    total = 0
+    total, first = 0, None
     for slot in slots_between(schedule, start, now):
         kept.append(slot)
         total += 1
+        first = first or slot
     following = next_slot(schedule, max(now, start))
     if not kept:
         return Due(run=None, next=following)
     run = kept.pop()
-    missed = tuple(kept)
-    return Due(run=run, missed=missed, missed_total=total - 1, next=following)
+    return Due(
+        run=run,
+        missed=tuple(kept),
+        missed_total=total - 1,
+        first_missed=first if total > 1 else None,
+        next=following,
+    )

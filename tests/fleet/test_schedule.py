@@ -205,6 +205,7 @@ def test_after_downtime_the_latest_missed_slot_runs_once_and_the_rest_are_missed
     assert tick.run == utc(2026, 1, 4, 2)
     assert tick.missed == (utc(2026, 1, 2, 2), utc(2026, 1, 3, 2))
     assert tick.missed_total == 2
+    assert tick.first_missed == utc(2026, 1, 2, 2)
     assert not tick.missed_truncated
     assert tick.next == utc(2026, 1, 5, 2)
     # The next tick, with the slot it ran recorded, has nothing left to do.
@@ -217,6 +218,7 @@ def test_a_missed_night_runs_once() -> None:
     # The scheduler was down from 00:30 to 06:00 UTC; the 02:00 Paris (01:00 UTC) slot runs.
     tick = due(nightly, utc(2026, 1, 2, 1), utc(2026, 1, 3, 6), not_before=utc(2026, 1, 1))
     assert (tick.run, tick.missed, tick.missed_total) == (utc(2026, 1, 3, 1), (), 0)
+    assert tick.first_missed is None
 
 
 def test_the_first_tick_of_a_new_rule_never_runs_slots_from_before_it_existed() -> None:
@@ -253,6 +255,8 @@ def test_a_year_of_downtime_lists_at_most_the_cap_and_counts_them_all() -> None:
     assert tick.missed_total == 8759
     assert len(tick.missed) == MISSED_CAP == 1000
     assert tick.missed[-1] == utc(2025, 12, 31, 23)  # the newest missed ones are listed
+    assert tick.missed[0] == utc(2025, 12, 31, 23) - timedelta(hours=999)
+    assert tick.first_missed == utc(2025, 1, 1, 1)  # the oldest, though not listed
     assert tick.missed_truncated
 
 
