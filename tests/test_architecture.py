@@ -204,7 +204,7 @@ def test_domain_imports_only_the_api_and_the_standard_library() -> None:
 
 
 #: Domain modules beside backups/domain.py: they may also build on it.
-DOMAIN_MODULES = ("backups.domain_protection",)
+DOMAIN_MODULES = ("backups.domain_protection", "backups.domain_plans")
 
 
 def test_other_domain_modules_import_only_the_domain_the_api_and_the_standard_library() -> None:
