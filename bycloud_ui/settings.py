@@ -123,12 +123,9 @@ INSTALLED_APPS = [
     "fleet",
 ]
 
-#: A bulk job's form posts up to 1,000 ticked targets (fleet.forms.MAX_SELECTED) plus a few
-#: fields; Django's default cap (1,000 fields) would refuse it with a 400.
+#: A bulk job's form: up to 1,000 targets (fleet.forms.MAX_SELECTED) and a few fields.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1100
-
-#: Background work (bulk jobs, protection scans) goes through Django's tasks API (the
-#: django-tasks backport) into the database; `manage.py worker` runs it (docs/adr/0015).
+#: Bulk jobs, scans and plan runs: Django's tasks API in the database (docs/adr/0015).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
@@ -359,7 +356,7 @@ BYCLOUD_SIGNIN_WINDOW_SECONDS = int(os.environ.get("BYCLOUD_SIGNIN_WINDOW_SECOND
 BYCLOUD_SIGNIN_ADDRESS_ATTEMPTS = int(os.environ.get("BYCLOUD_SIGNIN_ADDRESS_ATTEMPTS", "50"))
 # Audit entries older than this many days are deleted by `manage.py prune_audit`.
 BYCLOUD_AUDIT_DAYS = int(os.environ.get("BYCLOUD_AUDIT_DAYS", "400"))
-# A bulk job's lease: a worker killed mid-job delays it at most this long before another resumes it.
+# A job's lease: a killed worker's job is resumed by another after at most this long.
 BYCLOUD_JOB_LEASE_SECONDS = int(os.environ.get("BYCLOUD_JOB_LEASE_SECONDS", "30"))
 
 
