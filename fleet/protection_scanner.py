@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -167,9 +168,7 @@ class Stream(threading.Thread):
         marker = self.region.markers.get(self.kind)
         try:
             while not self.stop.is_set():
-                page = waiting_out_limits(
-                    lambda marker=marker: self.region.read(self.kind, marker), self.sleep
-                )
+                page = waiting_out_limits(partial(self.region.read, self.kind, marker), self.sleep)
                 self._put("page", page)
                 marker = page.next_marker
                 if marker is None or not page.items:
