@@ -1,6 +1,6 @@
 """Starting, cancelling and seeing bulk jobs: what the views ask, with the tenancy rule.
 
-A job belongs to the organisation that owns its targets. The console learns organisations only
+A job (and a plan) belongs to the organisation that owns its targets. The console learns organisations only
 from ByCloud, so a session sees a job when its own credential started it, or when ByCloud lets
 its credential read one of the job's volumes now (same organisation); never otherwise, whatever
 ID it puts in a URL.
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from audit.record import actor_of, actors_of
 from backups.api import ApiError, Forbidden, NotFound, Unauthorized
@@ -29,6 +30,7 @@ from fleet.tasks import schedule
 PROBES = 3
 #: How long a "may see this job" answer from ByCloud is kept for a credential.
 VISIBILITY_SECONDS = 300
+T = TypeVar("T", bound=Any)
 #: Jobs of others looked at for a job list (each may cost one API call, then cached).
 OTHERS_LOOKED_AT = 30
 
@@ -115,22 +117,32 @@ def request_cancel(job: Job) -> bool:
 # --- who may see a job ------------------------------------------------------------------------
 
 
-def can_see(console: ConsoleSession, job: Job) -> bool:
-    if job.owner in actors_of(console.credential):
+class Guarded(Protocol):
+    """What a job and a plan share for tenancy: who made it, where, and volumes to prove."""
+
+    pk: Any
+    owner: str
+    region: str
+    probe_volume_ids: list[str]
+
+
+def can_see(console: ConsoleSession, thing: Guarded) -> bool:
+    """The session's credential made it, or ByCloud lets it read one of its volumes now."""
+    if thing.owner in actors_of(console.credential):
         return True
-    region = settings.BYCLOUD_REGIONS.get(job.region)
-    if region is None or not job.probe_volume_ids:
+    region = settings.BYCLOUD_REGIONS.get(thing.region)
+    if region is None or not thing.probe_volume_ids:
         return False
-    key = console.cache_key("fleet-job-visible", str(job.pk))
+    key = console.cache_key("fleet-visible", type(thing).__name__, str(thing.pk))
     known = cache.get(key)
     if known is None:
-        known = _reads_a_probe(client_for(region["url"], console.credential), job)
+        known = _reads_a_probe(client_for(region["url"], console.credential), thing)
         cache.set(key, known, VISIBILITY_SECONDS)
     return bool(known)
 
 
-def _reads_a_probe(client: Any, job: Job) -> bool:
-    for volume_id in job.probe_volume_ids[:PROBES]:
+def _reads_a_probe(client: Any, thing: Guarded) -> bool:
+    for volume_id in thing.probe_volume_ids[:PROBES]:
         try:
             client.get_volume(volume_id)
         except (NotFound, Forbidden):
@@ -146,21 +158,29 @@ def visible_job(console: ConsoleSession, job_id: uuid.UUID) -> Job | None:
     return job
 
 
-def visible_jobs(console: ConsoleSession, limit: int = 50) -> tuple[list[Job], ApiError | None]:
-    """This session's jobs and, as far as ByCloud lets it tell, its organisation's; newest
-    first. An API failure while checking others' jobs leaves them out and is returned."""
-    own = list(Job.objects.filter(owner__in=actors_of(console.credential))[:limit])
-    others = Job.objects.exclude(owner__in=actors_of(console.credential))[:OTHERS_LOOKED_AT]
-    seen: list[Job] = []
+def visible_among(
+    console: ConsoleSession, rows: QuerySet[T], limit: int
+) -> tuple[list[T], ApiError | None]:
+    """The rows (jobs, plans) this session's credential made and, as far as ByCloud lets it
+    tell, its organisation's; in ``rows``' order, own ones first. An API failure while checking
+    others' rows leaves them out and is returned."""
+    actors = actors_of(console.credential)
+    own = list(rows.filter(owner__in=actors)[:limit])
+    seen: list[T] = []
     problem: ApiError | None = None
-    for job in others:
+    for row in rows.exclude(owner__in=actors)[:OTHERS_LOOKED_AT]:
         try:
-            if can_see(console, job):
-                seen.append(job)
+            if can_see(console, row):
+                seen.append(row)
         except Unauthorized:
             raise
         except ApiError as error:
             problem = error
             break
-    jobs = sorted([*own, *seen], key=lambda j: j.created_at, reverse=True)[:limit]
-    return jobs, problem
+    return [*own, *seen], problem
+
+
+def visible_jobs(console: ConsoleSession, limit: int = 50) -> tuple[list[Job], ApiError | None]:
+    """This session's jobs and its organisation's (``visible_among``), newest first."""
+    jobs, problem = visible_among(console, Job.objects.all(), limit)
+    return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit], problem

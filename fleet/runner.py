@@ -31,7 +31,7 @@ from backups.api import (
     Unauthorized,
 )
 from backups.api.models import BackupStatus
-from fleet.models import ItemState, Job, JobItem, JobKind, JobState
+from fleet.models import ItemAction, ItemState, Job, JobItem, JobKind, JobState
 from fleet.pacing import Pacer
 
 #: The longest a slice runs before the job yields the worker to others.
@@ -79,8 +79,22 @@ class StopJob(Exception):
 
 
 def backup_name(item: JobItem, job: Job) -> str:
+    if name := item.plan.get("name"):
+        return str(name)[:255]
     base = item.target_name or item.target_id[:8]
     return f"{base[:200]} bulk {job.created_at:%Y-%m-%d %H:%M}"
+
+
+def action_of(item: JobItem, job: Job) -> str:
+    """What an item does: its own action, else what its job's kind says."""
+    if item.action:
+        return item.action
+    return ItemAction.CREATE if job.kind == JobKind.BACKUP else ItemAction.DELETE
+
+
+#: What a job does once every item has settled: nothing (None, the job ends), or more items
+#: or a wait (a plan's run moves to its next phase); see fleet.plan_runs.
+Phases = Callable[["JobRunner"], float | None]
 
 
 class JobRunner:
@@ -92,8 +106,10 @@ class JobRunner:
         *,
         clock: Callable[[], float] = time.time,
         renew_lease: Callable[[], bool] = lambda: True,
+        phases: Phases | None = None,
     ) -> None:
         self.job = job
+        self.phases = phases
         self.client = client
         self.credential = credential
         self.clock = clock
@@ -135,7 +151,27 @@ class JobRunner:
         waiting = [i for i in self.items if i.state == ItemState.WAITING]
         if waiting:
             return self._poll(waiting)
-        return None
+        return self._next_phase()
+
+    def _next_phase(self) -> float | None:
+        """The job's next phase (a plan's run), its reads failing as a send would."""
+        if self.phases is None:
+            return None
+        try:
+            return self.phases(self)
+        except (Unauthorized, Forbidden) as error:
+            raise StopJob(CREDENTIAL_REFUSED, error) from error
+        except ApiError as error:
+            return self._back_off(error)
+
+    def add_items(self, items: list[JobItem]) -> None:
+        """More items for this job (a plan's run: its retention's deletions)."""
+        start = max(self.by_position, default=-1) + 1
+        for offset, item in enumerate(items):
+            item.job, item.position = self.job, start + offset
+        JobItem.objects.bulk_create(items)
+        self.items = list(self.job.items.order_by("position"))
+        self.by_position = {item.position: item for item in self.items}
 
     def _next_ready(self) -> JobItem | None:
         for item in self.items:
@@ -156,7 +192,7 @@ class JobRunner:
         item.attempts += 1
         self._save(item)
         try:
-            if self.job.kind == JobKind.BACKUP:
+            if action_of(item, self.job) == ItemAction.CREATE:
                 self._send_create(item)
             else:
                 self._send_delete(item)
@@ -168,10 +204,10 @@ class JobRunner:
         sent = self.client.create_backup_with_request_id(
             volume_id=item.target_id,
             name=backup_name(item, self.job),
-            description=f"Back up now, job {self.job.id}",
+            description=item.plan.get("description") or f"Back up now, job {self.job.id}",
             incremental=bool(item.plan.get("incremental")),
             force=bool(item.plan.get("force")) or None,
-            metadata={STAMP_KEY: item.stamp},
+            metadata={**item.plan.get("metadata", {}), STAMP_KEY: item.stamp},
         )
         item.result_id, item.result_status = sent.value.id, sent.value.status_raw
         self._settle(item, ItemState.DONE, "", sent.request_id or "")
@@ -199,7 +235,8 @@ class JobRunner:
             self._settle(item, ItemState.PENDING, error.message, error.request_id or "")
             return self._back_off(error)
         self._settle(item, ItemState.FAILED, error.message, error.request_id or "")
-        action = Action.CREATE if self.job.kind == JobKind.BACKUP else Action.DELETE
+        create = action_of(item, self.job) == ItemAction.CREATE
+        action = Action.CREATE if create else Action.DELETE
         self._audit(action, outcome_of(error), item, target=item.target_id, error=error)
         return self.pacer.after_answer(self.client.last_rate_limit, self.clock())
 
@@ -214,7 +251,7 @@ class JobRunner:
     def _reconcile(self, item: JobItem) -> float:
         """An item whose change may have been sent: find out from ByCloud what happened."""
         try:
-            if self.job.kind == JobKind.BACKUP:
+            if action_of(item, self.job) == ItemAction.CREATE:
                 self._reconcile_create(item)
             else:
                 self._look_at_deletion(item, resend=True)
@@ -302,7 +339,7 @@ class JobRunner:
             target=target,
             target_kind=TargetKind.BACKUP,
             confirmed=True,
-            params={"job": str(self.job.id), "volume_id": item.volume_id, **dict(item.plan)},
+            params=_audit_params(self.job, item),
             error=error,
             credential=self.credential,
             region=self.job.region,
@@ -323,6 +360,19 @@ class JobRunner:
 
     def _stop(self, stop: StopJob) -> SliceEnd:
         return self._finish(JobState.FAILED, stop.message, stop.error)
+
+
+def _audit_params(job: Job, item: JobItem) -> dict[str, object]:
+    """What the Activity page shows of an item: never metadata values (keys only)."""
+    params: dict[str, object] = {"job": str(job.id), "volume_id": item.volume_id}
+    if job.plan_id:
+        params["plan"] = str(job.plan_id)
+    for key in ("incremental", "force"):
+        if key in item.plan:
+            params[key] = bool(item.plan[key])
+    if item.plan.get("metadata"):
+        params["metadata_keys"] = sorted(item.plan["metadata"])
+    return params
 
 
 def _nothing_was_done(error: ApiError) -> bool:

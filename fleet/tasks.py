@@ -17,8 +17,8 @@ from django_tasks import task
 
 from backups.api.factory import client_for
 from console.credential import decrypt_credential
-from fleet import lease
-from fleet.models import LIVE_JOB_STATES, Job, JobState
+from fleet import lease, plan_runs
+from fleet.models import LIVE_JOB_STATES, Job, JobKind, JobState
 from fleet.runner import JobRunner, SliceEnd, finish_job
 
 CREDENTIAL_UNREADABLE = (
@@ -51,6 +51,8 @@ def advance(job_id: str, owner: str | None = None) -> str:
         lease.release(Job, job_id, owner)
     if end.wait is not None and not end.lost:
         schedule(job_id, end.wait)
+    if end.wait is None and not end.lost:
+        _after_run(job_id)
     return "ended" if end.wait is None else f"next slice in {end.wait:.1f} s"
 
 
@@ -70,8 +72,15 @@ def _run_slice(job: Job, owner: str) -> SliceEnd:
         client_for(region["url"], credential),
         credential,
         renew_lease=lambda: lease.renew(Job, job.pk, owner),
+        phases=plan_runs.next_phase if job.kind == JobKind.PLAN else None,
     )
     return runner.run_slice()
+
+
+def _after_run(job_id: str) -> None:
+    job = Job.objects.get(pk=job_id)
+    if job.kind == JobKind.PLAN:
+        plan_runs.after_run(job)
 
 
 def schedule(job_id: object, wait: float = 0.0) -> None:

@@ -1,7 +1,9 @@
 """`manage.py worker`: the console's background worker.
 
 django-tasks-db's worker loop (one task at a time; run several processes for more), plus a
-housekeeping thread that resumes jobs (and protection scans) a killed worker left behind.
+housekeeping thread that resumes jobs (and protection scans) a killed worker left behind and
+is the plans' scheduler (``fleet.scheduler.tick``, every few seconds; exactly once per slot
+whatever the number of workers).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from django.db import close_old_connections
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from fleet.recovery import resume_stalled_jobs
+from fleet.scheduler import tick
 
 logger = logging.getLogger("fleet.worker")
 
@@ -27,6 +30,8 @@ def housekeeping_once() -> None:
     resumed = resume_stalled_jobs()
     if resumed:
         logger.warning("Resumed %d stalled job(s)", resumed)
+    for line in tick().lines():
+        logger.info("Scheduler: %s", line)
     for module_name, function_name in RECOVERY_HOOKS:
         try:
             module = importlib.import_module(module_name)
@@ -46,7 +51,10 @@ def housekeeping_loop(interval: float, stop: threading.Event) -> None:
 
 
 class Command(DatabaseWorkerCommand):
-    help = "Run the console's worker: bulk jobs and scans, resuming what a killed worker left."
+    help = (
+        "Run the console's worker: bulk jobs, scans and plan runs; resume what a killed worker "
+        "left; schedule the plans' runs."
+    )
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         super().add_arguments(parser)
