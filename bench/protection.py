@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import report
 from bench.console import Console, csrf_token
 from bench.emulator import Emulator
 from bench.servers import PYTHON, Process, Stack, spawn
@@ -319,18 +320,6 @@ def verdicts(results: dict[str, Any]) -> list[Any]:
     ]
 
 
-def record(figures: dict[str, Any], out: Path) -> None:
-    """Put these figures into an existing results.json (and the docs' table) of ``python -m
-    bench``, as ``protection``, without running the rest again."""
-    from bench import report
-
-    results = json.loads(out.read_text())
-    results["protection"] = figures
-    results = report.with_verdicts(results)
-    report.write_json(results, out)
-    report.update_docs(report.markdown(results))
-
-
 def argv_used(argv: list[str] | None) -> list[str]:
     return sys.argv[1:] if argv is None else argv
 
@@ -363,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     figures.update(measure(**options))
     print(json.dumps(figures, indent=2))
     if args.record:
-        record(figures, args.record)
+        report.record("protection", figures, args.record)
     return 0
 
 

@@ -305,7 +305,7 @@ def cluster_verdicts(r: dict[str, Any]) -> list[Verdict]:
 
 
 def verdicts(results: dict[str, Any]) -> list[Verdict]:
-    from bench import protection  # its figures and budgets live beside its measure
+    from bench import bulk_jobs, protection  # their figures and budgets live beside their measure
 
     return [
         *list_verdicts(results),
@@ -317,7 +317,18 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         *issue8_verdicts(results),
         *cluster_verdicts(results),
         *protection.verdicts(results),
+        *bulk_jobs.verdicts(results),
     ]
+
+
+def record(key: str, figures: dict[str, Any], out: Path) -> None:
+    """Put one measure's figures into an existing results.json (and the docs' table) of
+    ``python -m bench`` under ``key``, without running the rest again."""
+    results = json.loads(out.read_text())
+    results[key] = figures
+    results = with_verdicts(results)
+    write_json(results, out)
+    update_docs(markdown(results))
 
 
 def markdown(results: dict[str, Any]) -> str:

@@ -14,7 +14,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import cluster, figures, isolation, lighthouse, load, protection, report, weight
+from bench import (
+    bulk_jobs,
+    cluster,
+    figures,
+    isolation,
+    lighthouse,
+    load,
+    protection,
+    report,
+    weight,
+)
 from bench.console import Console
 from bench.emulator import Emulator
 from bench.figures import Bench
@@ -318,6 +328,8 @@ def run(options: Options) -> int:
             results, errors = current.results, current.errors
     if options.locust and options.cluster and not options.smoke:
         measure_cluster(current)  # the single-instance stack is stopped: the CPUs are its own
+    if not options.smoke:  # a minute or more of real time: the rate window is a minute
+        current.measure("bulk_jobs", lambda: bulk_jobs.measure(bulk_jobs.VOLUMES, bulk_jobs.LIMIT))
     results = {"meta": meta(options, started, load_at_start), **results, "errors": errors}
     results = report.with_verdicts(results)
     report.write_json(results, options.out)
