@@ -182,5 +182,6 @@ def visible_among(
 
 def visible_jobs(console: ConsoleSession, limit: int = 50) -> tuple[list[Job], ApiError | None]:
     """This session's jobs and its organisation's (``visible_among``), newest first."""
+    jobs: list[Job]
     jobs, problem = visible_among(console, Job.objects.all(), limit)
     return sorted(jobs, key=lambda j: j.created_at, reverse=True)[:limit], problem
