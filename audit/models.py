@@ -25,6 +25,7 @@ class Action(models.TextChoices):
     RESTORE = "restore", "Restore backup"
     DELETE = "delete", "Delete backup"
     SWITCH_REGION = "switch_region", "Switch region"
+    PLAN_RUN = "plan_run", "Plan run"
 
 
 class Outcome(models.TextChoices):

@@ -19,8 +19,11 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from audit.models import Action, Outcome
+from audit.record import record
 from backups import domain_plans
 from backups.api import Backup, BackupStatus, ByCloudClient, Volume
+from console.credential import decrypt_credential
 from fleet.lookup import PAGE_LIMIT, backups_by_volume
 from fleet.models import (
     AttachedPolicy,
@@ -290,10 +293,38 @@ def _end(runner: JobRunner, plan: Plan, rule: PlanRule) -> None:
     return None
 
 
+def _audit_run(job: Job) -> None:
+    counts: dict[str, int] = {}
+    for action, state in job.items.values_list("action", "state"):
+        counts[f"{action}_{state}"] = counts.get(f"{action}_{state}", 0) + 1
+    outcome = {JobState.DONE: Outcome.SUCCEEDED, JobState.CANCELLED: Outcome.REFUSED}.get(
+        job.state, Outcome.FAILED
+    )
+    credential = decrypt_credential(job.plan.key_encrypted) if job.plan else None
+    record(
+        None,
+        Action.PLAN_RUN,
+        outcome,
+        params={
+            "plan": str(job.plan_id),
+            "run": str(job.pk),
+            "trigger": job.trigger,
+            "slot": job.scheduled_for.isoformat() if job.scheduled_for else "",
+            **counts,
+        },
+        reason=job.message,
+        credential=credential,
+        region=job.region,
+        request_id=job.request_id or None,
+    )
+
+
 def after_run(job: Job) -> None:
-    """A run ended: a refused key counts towards pausing the plan, a good run clears it."""
+    """A run ended: on Activity; a refused key counts towards pausing the plan, a good run
+    clears the count."""
     if job.plan_id is None:
         return
+    _audit_run(job)
     if job.state == JobState.DONE:
         Plan.objects.filter(pk=job.plan_id).update(consecutive_failures=0)
         return

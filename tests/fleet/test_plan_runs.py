@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from audit.models import Action, AuditEntry, Outcome
 from backups import domain_plans
 from backups.api import ApiKey
 from console.credential import encrypt_credential
@@ -70,6 +71,12 @@ def test_run_now_backs_up_the_plans_volumes_stamped_with_its_name(emulator, emul
         assert len(made) == 1 and made[0]["id"] == items[volume].result_id
         assert made[0]["metadata"][PLAN_NAME_KEY] == "hourly-app"
         assert items[volume].result_status == "available"  # the run waited for it to settle
+    [entry] = AuditEntry.objects.filter(action=Action.PLAN_RUN)
+    assert entry.outcome == Outcome.SUCCEEDED and entry.actor == "key:demo-key-id"
+    assert entry.params["run"] == str(job.pk) and entry.params["create_done"] == 2
+    assert entry.params["create_skipped"] == 1
+    creates = AuditEntry.objects.filter(action=Action.CREATE, params__plan=str(rule.plan_id))
+    assert creates.count() == 2
 
 
 def test_three_days_of_hourly_incrementals_with_a_daily_full_keep_24_hours(
