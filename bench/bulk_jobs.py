@@ -19,6 +19,9 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +32,7 @@ from bench import report
 from bench.console import Console, csrf_token
 from bench.emulator import Emulator
 from bench.servers import (
+    EMULATOR_SPEED,
     PYTHON,
     Process,
     console_env,
@@ -114,11 +118,39 @@ def item_figures(database: Path, job_id: str) -> dict[str, Any]:
     return {"items": len(rows), "done": len(sent), "seconds": round(seconds, 2)}
 
 
-def measure(volumes: int, limit: int) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="bycloud-bench-bulk-"))
+@dataclass
+class JobStack:
+    """The emulator with ``volume_ids`` made for the run, the console and one worker."""
+
+    emulator: Emulator
+    env: dict[str, str]
+    console: Console
+    worker: Process
+    volume_ids: list[str]
+
+    @property
+    def database(self) -> Path:
+        return Path(self.env["BYCLOUD_VAR_DIR"]) / "console.sqlite3"
+
+    def stats(self) -> dict[str, Any]:
+        answer = requests.get(f"{self.emulator.url}/_emulator/stats", timeout=10)
+        stats: dict[str, Any] = answer.json()
+        return stats
+
+    def limit_from_a_fresh_window(self, limit: int) -> None:
+        """Drop the emulator's limit to ``limit`` and zero its stats at a fresh window."""
+        self.emulator.set_rate_limit(limit)
+        if limit < 1_000_000:
+            wait_for_a_fresh_window(self.emulator)
+        requests.post(f"{self.emulator.url}/_emulator/stats/reset", json={}, timeout=10)
+
+
+@contextmanager
+def job_stack(volumes: int, *, speed: str = EMULATOR_SPEED) -> Iterator[JobStack]:
+    workdir = Path(tempfile.mkdtemp(prefix="bycloud-bench-jobs-"))
     processes: list[Process] = []
     try:
-        emulator_process, emulator_url = start_emulator(workdir)
+        emulator_process, emulator_url = start_emulator(workdir, speed)
         processes.append(emulator_process)
         emulator = Emulator(emulator_url)
         emulator.set_rate_limit(1_000_000)
@@ -132,19 +164,21 @@ def measure(volumes: int, limit: int) -> dict[str, Any]:
         processes.append(worker)
         console = Console(console_url)
         console.sign_in()
-        form = plan(console, ids)
-        emulator.set_rate_limit(limit)
-        if limit < 1_000_000:
-            wait_for_a_fresh_window(emulator)
-        requests.post(f"{emulator_url}/_emulator/stats/reset", json={}, timeout=10)
-        job_id = start(console, form)
-        wait_for_the_job(Path(env["BYCLOUD_VAR_DIR"]) / "console.sqlite3", job_id, worker)
-        figures = item_figures(Path(env["BYCLOUD_VAR_DIR"]) / "console.sqlite3", job_id)
-        stats = requests.get(f"{emulator_url}/_emulator/stats", timeout=10).json()
+        yield JobStack(emulator, env, console, worker, ids)
     finally:
         for process in reversed(processes):
             process.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def measure(volumes: int, limit: int) -> dict[str, Any]:
+    with job_stack(volumes) as stack:
+        form = plan(stack.console, stack.volume_ids)
+        stack.limit_from_a_fresh_window(limit)
+        job_id = start(stack.console, form)
+        wait_for_the_job(stack.database, job_id, stack.worker)
+        figures = item_figures(stack.database, job_id)
+        stats = stack.stats()
     per_minute = 60 * (figures["done"] - 1) / figures["seconds"] if figures["seconds"] else None
     return {
         "volumes": volumes,

@@ -305,7 +305,7 @@ def cluster_verdicts(r: dict[str, Any]) -> list[Verdict]:
 
 
 def verdicts(results: dict[str, Any]) -> list[Verdict]:
-    from bench import bulk_jobs, protection  # their figures and budgets live beside their measure
+    from bench import bulk_jobs, plan_runs, protection  # figures and budgets beside their measure
 
     return [
         *list_verdicts(results),
@@ -318,6 +318,7 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         *cluster_verdicts(results),
         *protection.verdicts(results),
         *bulk_jobs.verdicts(results),
+        *plan_runs.verdicts(results),
     ]
 
 

@@ -21,6 +21,7 @@ from bench import (
     isolation,
     lighthouse,
     load,
+    plan_runs,
     protection,
     report,
     weight,
@@ -330,6 +331,7 @@ def run(options: Options) -> int:
         measure_cluster(current)  # the single-instance stack is stopped: the CPUs are its own
     if not options.smoke:  # a minute or more of real time: the rate window is a minute
         current.measure("bulk_jobs", lambda: bulk_jobs.measure(bulk_jobs.VOLUMES, bulk_jobs.LIMIT))
+        current.measure("plan_runs", lambda: plan_runs.measure(plan_runs.VOLUMES, plan_runs.LIMIT))
     results = {"meta": meta(options, started, load_at_start), **results, "errors": errors}
     results = report.with_verdicts(results)
     report.write_json(results, options.out)

@@ -108,11 +108,11 @@ def wait_until(predicate: Callable[[], bool], process: Process, timeout: float =
     raise RuntimeError(f"{process.name} did not start within {timeout} s:\n{process.log_tail()}")
 
 
-def start_emulator(workdir: Path) -> tuple[Process, str]:
+def start_emulator(workdir: Path, speed: str = EMULATOR_SPEED) -> tuple[Process, str]:
     """The emulator on a free loopback port (it picks one: --port 0), with its own database."""
     argv = [PYTHON, "-m", "emulator", "--host", "127.0.0.1", "--port", "0"]
     argv += ["--db", str(workdir / "emulator.sqlite3"), "--reset", "--quiet"]
-    argv += ["--speed", EMULATOR_SPEED]
+    argv += ["--speed", speed]
     process = spawn("emulator", argv, dict(os.environ), workdir)
     found: dict[str, str] = {}
 
