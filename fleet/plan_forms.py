@@ -111,7 +111,11 @@ def volume_choices(volumes: Iterable[Volume], chosen: Iterable[str]) -> list[tup
 
 
 class PlanForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=100)
+    name = forms.CharField(
+        label="Name",
+        max_length=100,
+        error_messages={"required": "Enter a name for the plan (it is stamped on its backups)."},
+    )
     region = forms.ChoiceField(label="Region")
     volume_ids = forms.MultipleChoiceField(
         label="Volumes",
@@ -148,6 +152,7 @@ class PlanForm(forms.Form):
     key_id = forms.CharField(
         label="API key ID",
         max_length=KEY_ID_MAX_LENGTH,
+        error_messages={"required": "Enter the API key ID."},
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     key_secret = forms.CharField(

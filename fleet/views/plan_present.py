@@ -124,6 +124,10 @@ class RuleView:
     def number(self) -> int:
         return self.rule.position + 1
 
+    @property
+    def has_retention(self) -> bool:
+        return self.rule.keep_last is not None or self.rule.keep_days is not None
+
 
 def rule_view(rule: PlanRule, now: datetime, *, paused: bool = False) -> RuleView:
     try:

@@ -217,3 +217,47 @@ def test_delete_removes_the_plan_and_its_key_and_keeps_the_runs(demo, emulator, 
     run = Job.objects.get(pk=run_id)
     assert run.plan is None and run.credential_encrypted == ""
     assert demo.get(reverse("plan-detail", args=[plan.pk])).status_code == 404
+
+
+def test_the_runs_table_polls_while_a_run_is_live_and_stops_after(demo, emulator, emulator_region):
+    plan = create(demo, emulator_region)
+    url = reverse("plan-detail", args=[plan.pk])
+    assert not one(demo.get(url), "#plan-runs").has_attr("hx-get")  # nothing live: no poll
+    run_id = run_now(demo, plan)
+    section = one(demo.get(url), "#plan-runs")
+    assert section["hx-get"] == url and "every" in section["hx-trigger"]
+    poll = demo.get(url, HTTP_HX_REQUEST="true")
+    assert poll.status_code == 200 and poll.template_name == "fleet/plan_detail.html#plan-runs"
+    assert one(poll, "#plan-runs") and not select(poll, "#plan-volumes")  # the fragment only
+    assert "HX-Request" in poll["Vary"]
+    drive(run_id, between=emulator.settle)
+    final = demo.get(url, HTTP_HX_REQUEST="true")
+    assert final.status_code == 286 and not one(final, "#plan-runs").has_attr("hx-get")
+
+
+def test_a_failing_plan_and_a_plan_the_console_paused_say_why(demo, emulator_region):
+    plan = create(demo, emulator_region)
+    Job.objects.create(
+        kind="plan",
+        region=plan.region,
+        owner=plan.owner,
+        plan=plan,
+        rule=plan.rules.get(),
+        trigger="schedule",
+        scheduled_for=timezone.now() - timedelta(hours=1),
+        state=JobState.FAILED,
+        finished_at=timezone.now(),
+        message="ByCloud refused the credential of this job",
+        request_id="req-refused-1",
+    )
+    row = one(demo.get(reverse("plan-list")), f"#plan-{plan.pk}")
+    assert "Failing ByCloud refused the credential of this job" in text_of(row)
+    alert = one(demo.get(reverse("plan-detail", args=[plan.pk])), "#plan-state")
+    assert "Failing." in text_of(alert) and "req-refused-1" in text_of(alert)
+    reason = "Paused by the console after 3 failed runs in a row: ByCloud refused the key"
+    Plan.objects.filter(pk=plan.pk).update(paused=True, paused_reason=reason)
+    page = demo.get(reverse("plan-detail", args=[plan.pk]))
+    assert f"Paused. {reason}" in text_of(one(page, "#plan-state"))
+    assert "paused" in text_of(one(page, "#plan-rules tbody tr"))  # no next run while paused
+    listed = text_of(one(demo.get(reverse("plan-list")), f"#plan-{plan.pk}"))
+    assert f"Paused {reason}" in listed
