@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 from uuid import UUID
 
 from django.conf import settings
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -33,7 +34,8 @@ from django_htmx.http import HTMX_STOP_POLLING, push_url
 
 from backups.domain_protection import STATES_BY_RISK
 from console.decorators import signin_required
-from fleet.models import ProtectionScan, ScanState
+from fleet.jobs import visible_among
+from fleet.models import JobState, Plan, ProtectionScan, ScanState
 from fleet.protection_forms import ProtectionQuery
 from fleet.protection_present import render_rows
 from fleet.protection_rows import judged, result_of, select
@@ -46,8 +48,11 @@ from fleet.protection_scan import (
     scans_of,
     start_scan,
 )
+from fleet.views.plan_present import PlanState, last_finished_run, plan_state
 
 PAGE_SIZE = 50
+#: Failing plans named above the overview (the plans list has them all).
+FAILING_PLANS_SHOWN = 10
 #: A queued scan no worker has taken after this long says so.
 WORKER_HINT_AFTER = timedelta(seconds=10)
 WORKER_HINT = "No worker has taken the scan up yet: is the worker running?"
@@ -162,6 +167,17 @@ def _overview_url(query: ProtectionQuery) -> str:
     return reverse("protection-overview") + (f"?{text}" if text else "")
 
 
+def failing_plans(request: HttpRequest) -> list[tuple[Plan, PlanState]]:
+    """Plans of this organisation whose last run failed or that paused themselves: named on
+    the overview with the reason (only plans with such a run are checked at ByCloud)."""
+    troubled = Plan.objects.filter(
+        Q(consecutive_failures__gt=0) | Q(runs__state=JobState.FAILED)
+    ).distinct()
+    plans, _ = visible_among(request.console, troubled, FAILING_PLANS_SHOWN)
+    states = [(plan, plan_state(plan, last_finished_run(plan))) for plan in plans]
+    return [(plan, state) for plan, state in states if state.key in ("failing", "paused")]
+
+
 @require_GET
 @signin_required
 @vary_on_headers("HX-Request")
@@ -173,6 +189,7 @@ def protection_overview(request: HttpRequest) -> HttpResponse:
         scan = start_scan(credential, _regions())
     assert scan is not None
     context = _context(request, scan, query)
+    context["failing_plans"] = failing_plans(request)
     if request.htmx and not request.htmx.history_restore_request:
         response = TemplateResponse(request, "fleet/protection.html#protection-page", context)
         return push_url(response, _overview_url(query))

@@ -6,10 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
 
 from audit.models import Action, AuditEntry, Outcome
 from backups import domain_plans
 from backups.api import ApiKey
+from backups.api.factory import client_for
 from console.credential import encrypt_credential
 from emulator import seed
 from fleet.models import (
@@ -22,11 +26,13 @@ from fleet.models import (
     PlanRule,
     RunTrigger,
 )
-from fleet.plan_runs import PLAN_NAME_KEY
+from fleet.plan_runs import PLAN_NAME_KEY, preview
 from fleet.schedule import Schedule
 from fleet.scheduler import start_run, tick
 from fleet.tasks import advance
 from tests.fleet.conftest import drive
+from tests.views.conftest import sign_in
+from tests.views.helpers import soup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -152,11 +158,6 @@ def test_a_run_whose_worker_died_after_a_create_resumes_without_a_duplicate(
 
 
 def test_the_dry_run_shows_what_the_next_run_would_create_and_delete(emulator, emulator_region):
-    from django.conf import settings
-
-    from backups.api.factory import client_for
-    from fleet.plan_runs import preview
-
     rule = make_plan(emulator_region, [seed.VOLUME_SCRATCH], keep_last=1)
     drive(
         start_run(rule.plan, rule, trigger=RunTrigger.MANUAL).pk, between=settle_between(emulator)
@@ -170,3 +171,18 @@ def test_the_dry_run_shows_what_the_next_run_would_create_and_delete(emulator, e
     [(doomed, reason)] = result.deletions
     assert doomed.metadata[domain_plans.PLAN_KEY] == str(rule.plan_id)
     assert reason.startswith("past retention")
+
+
+def test_a_failing_plan_is_named_on_the_overview_of_its_organisation_only(
+    demo, emulator, emulator_region
+):
+    rule = make_plan(emulator_region, [seed.VOLUME_SCRATCH])
+    Plan.objects.filter(pk=rule.plan_id).update(
+        key_encrypted=encrypt_credential(ApiKey("revoked-key", "nope"))
+    )
+    drive(start_run(Plan.objects.get(pk=rule.plan_id), rule, trigger=RunTrigger.MANUAL).pk)
+    banner = soup(demo.get(reverse("protection-overview"))).select_one("#failing-plans")
+    assert banner is not None and "hourly-app" in banner.get_text()
+    assert "refused the credential" in banner.get_text()
+    other = sign_in(Client(), token="other-token", region=emulator_region)
+    assert "hourly-app" not in other.get(reverse("protection-overview")).content.decode()
