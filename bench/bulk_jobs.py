@@ -19,7 +19,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -222,8 +222,16 @@ def verdicts(results: dict[str, Any]) -> list[Any]:
     ]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.bulk_jobs", description=__doc__)
+def cli(
+    argv: list[str] | None,
+    *,
+    prog: str,
+    description: str | None,
+    key: str,
+    measure: Callable[[int, int], dict[str, Any]],
+) -> int:
+    """The command line of a job benchmark (this one, bench.plan_runs): sizes, smoke, record."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--volumes", type=int, default=VOLUMES)
     parser.add_argument("--limit", type=int, default=LIMIT, help="requests per minute")
     parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_VOLUMES} volumes, no limit")
@@ -234,8 +242,18 @@ def main(argv: list[str] | None = None) -> int:
     figures = measure(args.volumes, args.limit)
     print(json.dumps(figures, indent=2))
     if args.record:
-        report.record("bulk_jobs", figures, args.record)
+        report.record(key, figures, args.record)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli(
+        argv,
+        prog="python -m bench.bulk_jobs",
+        description=__doc__,
+        key="bulk_jobs",
+        measure=measure,
+    )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,6 @@ it made, the time the limit allows for them (calls / limit), their ratio, and th
 
 from __future__ import annotations
 
-import argparse
-import json
 import sqlite3
 import subprocess
 import sys
@@ -20,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.bulk_jobs import LIMIT, VOLUMES, job_stack, wait_for_the_job
+from bench.bulk_jobs import LIMIT, VOLUMES, cli, job_stack, wait_for_the_job
 
 __all__ = ["LIMIT", "VOLUMES", "measure", "verdicts"]
 from bench.servers import PYTHON, REPO_ROOT
 
-SMOKE_VOLUMES = 20
 #: Issue 12's budget: the run within this much of the time the rate limit allows.
 RATIO_BUDGET = 1.2
 CREATE_PLAN = """
@@ -113,19 +110,13 @@ def verdicts(results: dict[str, Any]) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.plan_runs", description=__doc__)
-    parser.add_argument("--volumes", type=int, default=VOLUMES)
-    parser.add_argument("--limit", type=int, default=LIMIT, help="requests per minute")
-    parser.add_argument("--smoke", action="store_true", help=f"{SMOKE_VOLUMES} volumes, no limit")
-    parser.add_argument("--record", type=Path, help="add the figures to this results.json")
-    args = parser.parse_args(argv)
-    if args.smoke:
-        args.volumes, args.limit = SMOKE_VOLUMES, 1_000_000
-    figures = measure(args.volumes, args.limit)
-    print(json.dumps(figures, indent=2))
-    if args.record:
-        report.record("plan_runs", figures, args.record)
-    return 0
+    return cli(
+        argv,
+        prog="python -m bench.plan_runs",
+        description=__doc__,
+        key="plan_runs",
+        measure=measure,
+    )
 
 
 if __name__ == "__main__":
