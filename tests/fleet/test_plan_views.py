@@ -90,7 +90,10 @@ def test_the_form_offers_the_regions_volumes_and_one_daily_rule(demo, emulator_r
     assert secret["type"] == "password" and secret["autocomplete"] == "off"
 
 
-def test_create_stores_the_key_encrypted_and_never_shows_the_secret(demo, emulator_region):
+def test_create_stores_the_key_encrypted_and_never_shows_the_secret(demo, emulator_region, caplog):
+    caplog.set_level("DEBUG")
+    refused = demo.post(reverse("plan-create"), plan_form(emulator_region, key_secret="nope"))
+    assert "ByCloud refused this key in emu" in text_of(one(refused, "#field-key_secret"))
     plan = create(demo, emulator_region)
     assert plan.key_id == "demo-key-id" and SECRET not in plan.key_encrypted
     assert decrypt_credential(plan.key_encrypted) == ApiKey("demo-key-id", SECRET)
@@ -109,6 +112,7 @@ def test_create_stores_the_key_encrypted_and_never_shows_the_secret(demo, emulat
     ):
         page = demo.get(url)
         assert page.status_code == 200 and SECRET not in page.content.decode(), url
+    assert SECRET not in caplog.text and "nope" not in caplog.text
     detail = page_text(demo.get(reverse("plan-detail", args=[plan.pk])))
     assert "demo-key-id · secret stored encrypted" in detail
     assert "Daily at 02:00 Europe/Paris" in detail and "UTC" in detail
