@@ -112,3 +112,28 @@ def test_a_plan_made_through_the_form_runs_stamps_its_backups_and_dry_runs_its_r
         expect(row).to_contain_text("past retention")
     assert_accessible(page)
     assert len(stamped_with(emulator_url, "nightly-prod")) == 2  # the dry run changed nothing
+
+
+def test_the_plan_form_works_without_javascript(no_js_page: Page, console_url: str) -> None:
+    page = no_js_page
+    sign_in(page, console_url)
+    page.goto(f"{console_url}/plans/new")
+    page.get_by_label("Name", exact=True).fill("hourly-scratch")
+    page.get_by_label("scratch (available)").check()
+    page.get_by_role("button", name="Add a rule").click()  # a full page, everything kept
+    expect(page.get_by_label("Name", exact=True)).to_have_value("hourly-scratch")
+    expect(page.get_by_label("scratch (available)")).to_be_checked()
+    second = page.get_by_role("group", name="Rule 2")
+    second.get_by_label("Hourly", exact=True).check()
+    second.get_by_label("Minute past the hour (hourly)").fill("15")
+    page.get_by_role("button", name="Remove rule 1").click()
+    expect(page.get_by_role("group", name="Rule 2")).to_have_count(0)
+    expect(
+        page.get_by_role("group", name="Rule 1").get_by_label("Hourly", exact=True)
+    ).to_be_checked()
+    page.get_by_label("API key ID").fill("demo-key-id")
+    page.get_by_label("API key secret").fill("demo-secret")
+    page.get_by_role("button", name="Create the plan").click()
+    expect(page.get_by_role("heading", name="hourly-scratch backup plan")).to_be_visible()
+    expect(page.get_by_role("table", name="The plan's rules")).to_contain_text("Every hour at :15")
+    assert_accessible(page)
