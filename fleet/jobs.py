@@ -136,17 +136,24 @@ def can_see(console: ConsoleSession, thing: Guarded) -> bool:
     key = console.cache_key("fleet-visible", type(thing).__name__, str(thing.pk))
     known = cache.get(key)
     if known is None:
-        known = _reads_a_probe(client_for(region["url"], console.credential), thing)
+        client = client_for(region["url"], console.credential)
+        known = _reads_a_probe(client, thing, own_region=thing.region == console.region)
         cache.set(key, known, VISIBILITY_SECONDS)
     return bool(known)
 
 
-def _reads_a_probe(client: Any, thing: Guarded) -> bool:
+def _reads_a_probe(client: Any, thing: Guarded, *, own_region: bool) -> bool:
+    """Whether ByCloud lets the client read one of the thing's volumes. A 401 in the session's
+    own region ends the session (raised); in another region it only means "not there"."""
     for volume_id in thing.probe_volume_ids[:PROBES]:
         try:
             client.get_volume(volume_id)
         except (NotFound, Forbidden):
             continue
+        except Unauthorized:
+            if own_region:
+                raise
+            return False
         return True
     return False
 

@@ -8,7 +8,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from backups.api import Unauthorized
 from emulator import seed
+from fleet.jobs import _reads_a_probe
 from fleet.models import Job, ProtectionScan
 from fleet.protection_scan import run_protection_scan
 from tests.fleet.conftest import drive
@@ -55,3 +57,15 @@ def test_the_organisations_read_only_credential_sees_the_job_and_changes_nothing
     assert str(job.pk) in viewer.get(reverse("job-list")).content.decode()
     assert viewer.post(reverse("job-cancel", args=[job.pk])).status_code == 403
     assert viewer.post(reverse("bulk-delete"), {"backup": [seed.BACKUP_ERROR]}).status_code == 403
+
+
+class RefusingClient:
+    def get_volume(self, volume_id: str) -> None:
+        raise Unauthorized("Authentication required", status=401, request_id="req-1")
+
+
+def test_a_401_in_another_region_means_not_visible_there_but_in_its_own_region_signs_out():
+    job = Job(region="far", owner="token:x", probe_volume_ids=[seed.VOLUME_CACHE])
+    assert _reads_a_probe(RefusingClient(), job, own_region=False) is False
+    with pytest.raises(Unauthorized):
+        _reads_a_probe(RefusingClient(), job, own_region=True)
