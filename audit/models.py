@@ -26,6 +26,7 @@ class Action(models.TextChoices):
     DELETE = "delete", "Delete backup"
     SWITCH_REGION = "switch_region", "Switch region"
     PLAN_RUN = "plan_run", "Plan run"
+    PLAN_CHANGE = "plan_change", "Change plan"
 
 
 class Outcome(models.TextChoices):

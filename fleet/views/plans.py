@@ -30,6 +30,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HTMX_STOP_POLLING
 
+from audit.models import Action, Outcome
+from audit.record import record
 from backups.api import ApiError, Unauthorized
 from backups.forms import canonical_uuid, is_uuid
 from console.decorators import signin_required, writable_session_required
@@ -223,6 +225,7 @@ def _plan_form(request: HttpRequest, plan: Plan | None) -> HttpResponse:
             saved = save_plan(
                 console, form, rules, plan=plan, key=key, probes=probes, now=timezone.now()
             )
+            _audit(request, saved, "create" if plan is None else "edit", key_id=saved.key_id)
             messages.success(request, f"Plan “{saved.name}” saved.")
             return redirect("plan-detail", plan_id=saved.pk)
     return _render_form(request, form, rules, choices, plan, status=400)
@@ -245,6 +248,17 @@ def plan_edit(request: HttpRequest, plan_id: uuid.UUID) -> HttpResponse:
 # --- changes --------------------------------------------------------------------------------
 
 
+def _audit(request: HttpRequest, plan: Plan, change: str, **params: object) -> None:
+    """A change to a plan on Activity (its ID and name, never its key's secret)."""
+    record(
+        request,
+        Action.PLAN_CHANGE,
+        Outcome.SUCCEEDED,
+        params={"plan": str(plan.pk), "name": plan.name, "change": change, **params},
+        region=plan.region,
+    )
+
+
 @require_POST
 @writable_session_required
 def plan_pause(request: HttpRequest, plan_id: uuid.UUID) -> HttpResponse:
@@ -255,6 +269,7 @@ def plan_pause(request: HttpRequest, plan_id: uuid.UUID) -> HttpResponse:
         paused_reason=f"Paused by hand on {now:%Y-%m-%d %H:%M} UTC.",
         updated_at=now,
     )
+    _audit(request, plan, "pause")
     messages.success(request, f"Plan “{plan.name}” paused: no scheduled run starts until resumed.")
     return redirect("plan-detail", plan_id=plan.pk)
 
@@ -269,6 +284,7 @@ def plan_resume(request: HttpRequest, plan_id: uuid.UUID) -> HttpResponse:
     )
     # Slots that passed while paused are neither run nor recorded as missed.
     plan.rules.update(not_before=now)
+    _audit(request, plan, "resume")
     messages.success(request, f"Plan “{plan.name}” resumed: its next scheduled runs will start.")
     return redirect("plan-detail", plan_id=plan.pk)
 
@@ -284,6 +300,7 @@ def plan_delete(request: HttpRequest, plan_id: uuid.UUID) -> HttpResponse:
     for run in live_runs:
         request_cancel(run)
     name = plan.name
+    _audit(request, plan, "delete")
     plan.delete()  # its rules and its stored key with it; runs keep their history
     messages.success(request, f"Plan “{name}” deleted, with its stored API key.")
     return redirect("plan-list")
@@ -305,4 +322,6 @@ def plan_run_now(request: HttpRequest, plan_id: uuid.UUID) -> HttpResponse:
     if run is None and not Job.objects.filter(pk=job_id, plan=plan).exists():
         messages.error(request, "The run could not be started: press Run now again.")
         return redirect("plan-detail", plan_id=plan.pk)
+    if run is not None:
+        _audit(request, plan, "run now", run=str(job_id), rule=rule.position)
     return redirect("job-detail", job_id=job_id)

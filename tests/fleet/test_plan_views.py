@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import Action, AuditEntry
 from backups.api import ApiKey
 from console.credential import decrypt_credential
 from emulator import seed
@@ -265,3 +266,17 @@ def test_a_failing_plan_and_a_plan_the_console_paused_say_why(demo, emulator_reg
     assert "paused" in text_of(one(page, "#plan-rules tbody tr"))  # no next run while paused
     listed = text_of(one(demo.get(reverse("plan-list")), f"#plan-{plan.pk}"))
     assert f"Paused {reason}" in listed
+
+
+def test_every_change_to_a_plan_is_on_activity_without_its_secret(demo, emulator_region):
+    plan = create(demo, emulator_region)
+    demo.post(reverse("plan-pause", args=[plan.pk]))
+    demo.post(reverse("plan-resume", args=[plan.pk]))
+    demo.post(reverse("plan-delete", args=[plan.pk]))
+    entries = AuditEntry.objects.filter(action=Action.PLAN_CHANGE).order_by("at", "id")
+    assert [e.params["change"] for e in entries] == ["create", "pause", "resume", "delete"]
+    assert all(e.params["plan"] == str(plan.pk) for e in entries)
+    assert entries[0].params["key_id"] == "demo-key-id"
+    assert "demo-secret" not in str([e.params for e in entries])
+    activity = demo.get(reverse("activity"), {"action": "plan_change"})
+    assert activity.status_code == 200 and "Change plan" in activity.content.decode()
