@@ -1,7 +1,8 @@
 """Screenshots for the README, from the real console and emulator.
 
 Run: ``BYCLOUD_SCREENSHOTS=1 .venv/bin/python -m pytest tests/e2e/test_screenshots.py``;
-writes ``docs/img/*.png`` at 1280 px wide, and the list as cards at a phone's 375 px
+writes ``docs/img/*.png`` at 1280 px wide (the list, a backup, the create form, a bulk job's
+plan and the finished job), and the list as cards at a phone's 375 px
 (``backup-list-phone.png``). Skipped otherwise.
 """
 
@@ -16,6 +17,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from emulator.seed import BACKUP_CHAIN_INC2, VOLUME_APP_DATA
 from tests.e2e.conftest import sign_in, wait_for_htmx, watch_for_violations
+from tests.fleet.conftest import drive
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
 MAX_BYTES = 200 * 1024
@@ -77,5 +79,27 @@ def test_phone_screenshot(browser: Browser, console_url: str, csp_violations: li
         page.locator("#backup-table").scroll_into_view_if_needed()
         page.evaluate("window.scrollTo(0, document.querySelector('#backup-table').offsetTop - 8)")
         shoot(page, "backup-list-phone.png")
+    finally:
+        context.close()
+
+
+def test_job_screenshots(browser: Browser, console_url: str, csp_violations: list[str]) -> None:
+    """Back up now: the plan page for three ticked volumes, then the finished job."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    watch_for_violations(page, csp_violations)
+    try:
+        sign_in(page, console_url)
+        page.goto(f"{console_url}/volumes")
+        for name in ("web-01", "cache-01", "scratch"):
+            page.get_by_label(f"Select {name}", exact=True).check()
+        page.get_by_role("button", name="Back up now…").click()
+        expect(page.get_by_role("heading", name="2 to back up, 1 skipped")).to_be_visible()
+        shoot(page, "bulk-plan.png")
+        page.get_by_role("button", name="Start backups").click()
+        drive(page.url.rstrip("/").rsplit("/", 1)[-1])
+        expect(page.get_by_role("heading", name="Progress: Finished")).to_be_visible()
+        shoot(page, "bulk-job.png")
     finally:
         context.close()
