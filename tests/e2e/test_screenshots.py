@@ -15,8 +15,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from backups.api import ApiKey
+from console.credential import encrypt_credential
 from emulator.seed import BACKUP_CHAIN_INC2, VOLUME_APP_DATA
-from tests.e2e.conftest import sign_in, wait_for_htmx, watch_for_violations
+from fleet.models import Plan, PlanRule, RunTrigger
+from fleet.schedule import Schedule
+from fleet.scheduler import start_run
+from tests.e2e.conftest import settle, sign_in, wait_for_htmx, watch_for_violations
+from tests.e2e.test_protection import InProcessWorker, worker  # noqa: F401 (the fixture)
 from tests.fleet.conftest import drive
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
@@ -101,5 +107,44 @@ def test_job_screenshots(browser: Browser, console_url: str, csp_violations: lis
         drive(page.url.rstrip("/").rsplit("/", 1)[-1])
         expect(page.get_by_role("heading", name="Progress: Finished")).to_be_visible()
         shoot(page, "bulk-job.png")
+    finally:
+        context.close()
+
+
+def test_fleet_screenshots(
+    browser: Browser,
+    console_url: str,
+    emulator_url: str,
+    worker: InProcessWorker,  # noqa: F811
+    csp_violations: list[str],
+) -> None:
+    """The protection overview after its scan, and a plan's page after one run."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    watch_for_violations(page, csp_violations)
+    try:
+        sign_in(page, console_url)
+        page.goto(f"{console_url}/protection")
+        worker.start()
+        expect(page.locator("#protection-status table")).to_be_visible(timeout=15_000)
+        shoot(page, "protection.png")
+
+        plan = Plan.objects.create(
+            name="nightly-production",
+            region="local",
+            owner="key:demo-key-id",
+            metadata_match={"environment": "production"},
+            probe_volume_ids=[VOLUME_APP_DATA],
+            key_id="demo-key-id",
+            key_encrypted=encrypt_credential(ApiKey("demo-key-id", "demo-secret")),
+        )
+        rule = PlanRule.objects.create(plan=plan, schedule=Schedule.daily(2).as_dict(), keep_last=7)
+        run = start_run(plan, rule, trigger=RunTrigger.MANUAL)
+        assert run is not None
+        drive(run.pk, between=lambda: settle(emulator_url))
+        page.goto(f"{console_url}/plans/{plan.pk}")
+        expect(page.get_by_role("heading", name="nightly-production")).to_be_visible()
+        shoot(page, "plan.png")
     finally:
         context.close()
