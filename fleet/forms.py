@@ -54,9 +54,25 @@ class BulkBackupForm(_Selection):
         "without it they are skipped.",
     )
 
+    #: The options the plan on the page was made with ("full,force" as 0/1): "Start" with
+    #: other options would run something the person did not see.
+    shown = forms.CharField(required=False, widget=forms.HiddenInput)
+
     def __init__(self, data: Any, *, default_region: str, **kwargs: Any) -> None:
         super().__init__(data, field="volume", **kwargs)
         self.default_region = default_region
+
+    @property
+    def options_key(self) -> str:
+        return ",".join(
+            str(int(bool(self.cleaned_data.get(k)))) for k in ("full", "force_attached")
+        )
+
+    @property
+    def options_changed(self) -> bool:
+        """The options differ from those of the plan the page showed."""
+        shown = self.cleaned_data.get("shown") or ""
+        return bool(shown) and shown != self.options_key
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

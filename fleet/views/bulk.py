@@ -27,6 +27,11 @@ from fleet.lookup import backups_with_siblings, volumes_by_id, volumes_with_avai
 from fleet.models import JobKind
 from fleet.planning import PlannedItem, plan_backups, plan_deletions
 
+OPTIONS_CHANGED = (
+    "The options changed since this plan was shown: here is the plan with them. "
+    "Press Start again to run it."
+)
+
 
 @dataclass
 class RegionPlan:
@@ -122,7 +127,9 @@ def bulk_backup(request: HttpRequest) -> HttpResponse:
         return _confirm(request, form, [], JobKind.BACKUP, status=400)
     selection: dict[str, list[str]] = form.cleaned_data["selection"]
     plans = [_plan_region(console, region, ids, form) for region, ids in selection.items()]
-    if form.cleaned_data["start"] and not any(p.error for p in plans):
+    if form.cleaned_data["start"] and form.options_changed:
+        form.add_error(None, OPTIONS_CHANGED)
+    elif form.cleaned_data["start"] and not any(p.error for p in plans):
         options = {k: bool(form.cleaned_data.get(k)) for k in ("full", "force_attached")}
         try:
             return _after_start(

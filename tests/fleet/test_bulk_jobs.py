@@ -221,3 +221,23 @@ def test_a_thousand_ticked_volumes_are_read_not_refused(demo, emulator):
     assert "0 to back up, 1000 skipped" in soup(page).select_one("h2").get_text(" ", strip=True)
     too_many = demo.post(reverse("bulk-backup"), {"volume": [*many, seed.VOLUME_CACHE]})
     assert "Select at most 1,000 volumes per job (1,001 selected)." in too_many.content.decode()
+
+
+def test_start_with_options_other_than_the_plan_shown_shows_the_new_plan_first(demo, emulator):
+    page = demo.post(reverse("bulk-backup"), {"volume": THREE})
+    html = soup(page)
+    form = {
+        "volume": THREE,
+        "token": html.select_one("input[name=token]")["value"],
+        "shown": html.select_one("input[name=shown]")["value"],
+        "start": "1",
+        "force_attached": "on",  # ticked, then Start pressed without "Update the plan"
+    }
+    again = demo.post(reverse("bulk-backup"), form)
+    assert again.status_code == 200 and not Job.objects.exists()
+    text = soup(again).get_text(" ", strip=True)
+    assert "The options changed since this plan was shown" in text
+    assert "3 to back up, 0 skipped" in text
+    form["shown"] = soup(again).select_one("input[name=shown]")["value"]
+    assert demo.post(reverse("bulk-backup"), form).status_code == 302
+    assert Job.objects.get().options == {"full": False, "force_attached": True}
