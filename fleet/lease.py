@@ -7,6 +7,8 @@ both run it: the second finds the lease held and returns.
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +20,11 @@ from django.utils import timezone
 #: How long a lease lasts unless renewed (``BYCLOUD_JOB_LEASE_SECONDS``); a killed worker's
 #: job waits at most this long.
 DEFAULT_LEASE_SECONDS = 30
+
+
+def worker_name() -> str:
+    """This process, as a lease owner (unique per host and process)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 
 def lease_seconds() -> int:

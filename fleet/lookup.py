@@ -96,5 +96,6 @@ def backups_by_volume(
     return found
 
 
-def all_volumes(client: ByCloudClient) -> list[Volume]:
-    return list(_pages(lambda m: client.list_volumes(limit=PAGE_LIMIT, marker=m)))
+def each_volume(client: ByCloudClient) -> Iterator[Volume]:
+    """Every volume of the region, a page (1,000) at a time."""
+    return _pages(lambda m: client.list_volumes(limit=PAGE_LIMIT, marker=m))

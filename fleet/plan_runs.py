@@ -24,7 +24,7 @@ from audit.record import record
 from backups import domain_plans
 from backups.api import Backup, BackupStatus, ByCloudClient, Volume
 from console.credential import decrypt_credential
-from fleet.lookup import PAGE_LIMIT, backups_by_volume
+from fleet.lookup import backups_by_volume, each_volume
 from fleet.models import (
     AttachedPolicy,
     ItemAction,
@@ -74,22 +74,13 @@ def run_time(job: Job) -> datetime:
 
 
 def selected_volumes(client: ByCloudClient, plan: Plan) -> list[Volume]:
-    """The plan's volumes now, page by page (a volume of another selection is not kept)."""
-    chosen: list[Volume] = []
-    marker: str | None = None
-    while True:
-        page = client.list_volumes(limit=PAGE_LIMIT, marker=marker)
-        chosen.extend(
-            domain_plans.select_volumes(
-                page.items,
-                chosen_ids=plan.volume_ids,
-                metadata=plan.metadata_match,
-                name_prefix=plan.name_prefix,
-            )
-        )
-        if not page.has_more or not page.next_marker or not page.items:
-            return chosen
-        marker = page.next_marker
+    """The plan's volumes now, read page by page (only the selected ones are kept)."""
+    return domain_plans.select_volumes(
+        each_volume(client),
+        chosen_ids=plan.volume_ids,
+        metadata=plan.metadata_match,
+        name_prefix=plan.name_prefix,
+    )
 
 
 def decide_backup(

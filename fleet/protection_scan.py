@@ -13,8 +13,6 @@ configured region, in the worker (``fleet.protection_scanner`` reads the API pag
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -57,10 +55,6 @@ def fresh_seconds() -> int:
 
 def owner_of(credential: StoredCredential) -> str:
     return actor_of(credential)
-
-
-def worker_name() -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:scan"
 
 
 # --- starting and finding scans (the views) -------------------------------------------------
@@ -109,7 +103,7 @@ def start_scan(credential: StoredCredential, regions: list[str]) -> ProtectionSc
 @task()
 def run_protection_scan(scan_id: str) -> None:
     """Run one scan under its lease (a duplicate enqueue finds the lease held and returns)."""
-    me = worker_name()
+    me = lease.worker_name()
     claimed = lease.acquire(ProtectionScan, scan_id, me, state__in=LIVE_STATES)
     if not claimed:
         return

@@ -7,8 +7,6 @@ slice (at once, or when the job may act again).
 
 from __future__ import annotations
 
-import os
-import socket
 from datetime import timedelta
 
 from django.conf import settings
@@ -30,11 +28,6 @@ REGION_GONE = "The job's region is no longer configured in this console: the job
 MIN_DEFERRED_SECONDS = 0.5
 
 
-def worker_name() -> str:
-    """This process, as a lease owner (unique per host and process)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}"
-
-
 @task()
 def advance_job(job_id: str) -> str:
     return advance(job_id)
@@ -42,7 +35,7 @@ def advance_job(job_id: str) -> str:
 
 def advance(job_id: str, owner: str | None = None) -> str:
     """Run one slice of the job if no other worker holds it; enqueue the next one."""
-    owner = owner or worker_name()
+    owner = owner or lease.worker_name()
     if not lease.acquire(Job, job_id, owner, state__in=LIVE_JOB_STATES):
         return "held elsewhere or ended"
     try:
