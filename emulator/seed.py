@@ -468,29 +468,20 @@ def seed_bulk_volumes(
     """Add ``count`` available 1 GB volumes to ``org`` (the protection overview's benchmark:
     10,000 volumes), older than the seeded ones, in one executemany; every few carry metadata."""
     start = store.count("volumes", "org = ?", (org,))
-    rows = []
-    for i in range(count):
-        created = iso(now - 90 * DAY - (start + i) * 60)
-        rows.append(
-            {
-                "id": str(uuid.uuid4()),
-                "org": org,
-                "name": f"{name_prefix}{start + i:06d}",
-                "description": None,
-                "status": "available",
-                "size": 1,
-                "volume_type": "standard",
-                "bootable": False,
-                "encrypted": False,
-                "multiattach": False,
-                "source_volume_id": None,
-                "snapshot_id": None,
-                "image_id": None,
-                "metadata": {"team": f"team-{i % 10}"} if i % 3 == 0 else {},
-                "created_at": created,
-                "updated_at": created,
-            }
+    rows = [
+        volume_row(
+            org,
+            V(
+                str(uuid.uuid4()),
+                f"{name_prefix}{start + i:06d}",
+                1,
+                metadata={"team": f"team-{i % 10}"} if i % 3 == 0 else {},
+                age_days=90 + (start + i) * 60 / DAY,
+            ),
+            now,
         )
+        for i in range(count)
+    ]
     store.insert_many("volumes", rows)
     return count
 
