@@ -34,15 +34,7 @@ export DATABASE_URL REDIS_URL DJANGO_SECRET_KEY EMULATOR_PORT
 export BYCLOUD_TRUSTED_PROXIES="127.0.0.1/32"   # HAProxy's X-Forwarded-For names the client
 export DJANGO_ALLOWED_HOSTS="${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost}"
 export GUNICORN_ACCESS_LOG="${GUNICORN_ACCESS_LOG:-/dev/null}"
-# Two emulator regions for the consoles and workers, as in `make run`; none when BYCLOUD_REGIONS
-# or BYCLOUD_API_URL names real regions.
-start_emulator=0
-if [ -z "${BYCLOUD_REGIONS:-}" ] && [ -z "${BYCLOUD_API_URL:-}" ]; then
-  start_emulator=1
-  spo1_url="http://127.0.0.1:$EMULATOR_PORT"
-  spo2_url="http://127.0.0.1:$((EMULATOR_PORT + 1))"
-  export BYCLOUD_REGIONS="spo1=$spo1_url,spo2=$spo2_url"
-fi
+source scripts/emulator_regions.sh  # two emulator regions, as in `make run`
 
 # The database, if missing (psql on the server's maintenance database).
 read -r db_name admin_url < <($PY - "$DATABASE_URL" <<'PY'
@@ -63,9 +55,6 @@ if [ "$start_emulator" = 1 ]; then
   $PY -m emulator --host 127.0.0.1 --port "$EMULATOR_PORT" --regions spo1,spo2 \
     --db "$workdir/emulator.sqlite3" --reset --quiet &
   pids+=($!)
-  api="ByCloud API (emulator): region spo1 $spo1_url/, region spo2 $spo2_url/"
-else
-  api="ByCloud API (no emulator started): ${BYCLOUD_REGIONS:-$BYCLOUD_API_URL}"
 fi
 for n in 1 2; do
   BYCLOUD_INSTANCE_NAME="console-$n" PORT=$((PORT + n)) STATIC_ROOT="$workdir/static-$n" \

@@ -6,27 +6,18 @@ PY=.venv/bin/python
 EMULATOR_PORT="${EMULATOR_PORT:-8001}"
 PORT="${PORT:-8000}"
 export EMULATOR_PORT PORT
-# The emulator serves two regions, spo1 on EMULATOR_PORT and spo2 on the next port, and the
-# console and worker are given both; unless BYCLOUD_REGIONS or BYCLOUD_API_URL names real
-# regions: then no emulator is started.
-start_emulator=0
-if [ -z "${BYCLOUD_REGIONS:-}" ] && [ -z "${BYCLOUD_API_URL:-}" ]; then
-  start_emulator=1
-  spo1_url="http://127.0.0.1:$EMULATOR_PORT"
-  spo2_url="http://127.0.0.1:$((EMULATOR_PORT + 1))"
-  export BYCLOUD_REGIONS="spo1=$spo1_url,spo2=$spo2_url"
-  # With BYCLOUD_REGIONS set, settings.py asks for a real DJANGO_SECRET_KEY: unless one is given,
-  # the key its embedded default keeps in var/secret_key (made once, owner-only), so sessions
-  # and stored credentials outlive a restart as before.
-  if [ -z "${DJANGO_SECRET_KEY:-}" ]; then
-    key_file="${BYCLOUD_VAR_DIR:-var}/secret_key"
-    if [ ! -s "$key_file" ]; then
-      mkdir -p "$(dirname "$key_file")"
-      (umask 077 && $PY -c 'import secrets; print(secrets.token_urlsafe(50))' >"$key_file")
-    fi
-    DJANGO_SECRET_KEY="$(cat "$key_file")"
-    export DJANGO_SECRET_KEY
+source scripts/emulator_regions.sh
+# With BYCLOUD_REGIONS set for the emulator, settings.py asks for a real DJANGO_SECRET_KEY: unless
+# one is given, the key its embedded default keeps in var/secret_key (made once, owner-only), so
+# sessions and stored credentials outlive a restart as before.
+if [ "$start_emulator" = 1 ] && [ -z "${DJANGO_SECRET_KEY:-}" ]; then
+  key_file="${BYCLOUD_VAR_DIR:-var}/secret_key"
+  if [ ! -s "$key_file" ]; then
+    mkdir -p "$(dirname "$key_file")"
+    (umask 077 && $PY -c 'import secrets; print(secrets.token_urlsafe(50))' >"$key_file")
   fi
+  DJANGO_SECRET_KEY="$(cat "$key_file")"
+  export DJANGO_SECRET_KEY
 fi
 
 $PY manage.py migrate --noinput >/dev/null
@@ -45,9 +36,6 @@ trap stop INT TERM EXIT
 if [ "$start_emulator" = 1 ]; then
   $PY -m emulator --host 127.0.0.1 --port "$EMULATOR_PORT" --regions spo1,spo2 &
   pids+=($!)
-  api="ByCloud API (emulator): region spo1 $spo1_url/, region spo2 $spo2_url/"
-else
-  api="ByCloud API (no emulator started): ${BYCLOUD_REGIONS:-$BYCLOUD_API_URL}"
 fi
 # Workers, threads and keep-alive: gunicorn.conf.py.
 .venv/bin/gunicorn bycloud_ui.wsgi:application --bind "127.0.0.1:$PORT" --access-logfile - &
