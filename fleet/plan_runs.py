@@ -224,11 +224,13 @@ def _start_settling(runner: JobRunner, plan: Plan, rule: PlanRule) -> float:
 
 
 def _settle(runner: JobRunner, plan: Plan, rule: PlanRule) -> float:
+    """Look at the run's volumes until none of its backups is being created; that last read is
+    what the retention judges (no second read)."""
     made = {i.result_id: i for i in runner.items if i.result_id}
-    backups = backups_by_volume(runner.client, {i.volume_id for i in made.values()})
+    backups = backups_by_volume(runner.client, {i.volume_id for i in runner.items})
     if _record_outcomes(made, backups):
         return SETTLE_POLL_SECONDS
-    return _start_retention(runner, plan, rule)
+    return _start_retention(runner, plan, rule, backups)
 
 
 def _record_outcomes(made: Mapping[str, JobItem], backups: Mapping[str, list[Backup]]) -> int:
@@ -249,14 +251,15 @@ def _record_outcomes(made: Mapping[str, JobItem], backups: Mapping[str, list[Bac
     return in_flight
 
 
-def _start_retention(runner: JobRunner, plan: Plan, rule: PlanRule) -> float:
+def _start_retention(
+    runner: JobRunner, plan: Plan, rule: PlanRule, backups: Mapping[str, list[Backup]]
+) -> float:
     now = run_time(runner.job)
     _set_phase(runner.job, "retention")
     if rule.keep_last is None and rule.keep_days is None:
         return 0.0
-    everything = backups_by_volume(runner.client, {i.volume_id for i in runner.items})
     items: list[JobItem] = []
-    for _, volume_backups in sorted(everything.items()):
+    for _, volume_backups in sorted(backups.items()):
         verdicts = decide_retention(plan, rule, volume_backups, now).deletions
         deletions = [verdict.backup for verdict in verdicts]
         items.extend(_delete_items(deletions, start=len(runner.items) + len(items)))
