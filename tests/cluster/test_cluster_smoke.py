@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.cluster.conftest import POSTGRES_URL, REPO_ROOT, free_port
+from bench.cluster import free_port_run
+from tests.cluster.conftest import POSTGRES_URL, REPO_ROOT
 from tests.cluster.test_shared_state import create_form
 
 pytestmark = pytest.mark.cluster
@@ -36,10 +37,11 @@ def _haproxy() -> str:
 
 def test_make_cluster_serves_through_haproxy_from_both_instances(cluster, tmp_path) -> None:
     _haproxy()
-    port, emulator_port = free_port(), free_port()
-    # cluster.sh's emulator serves spo1 on EMULATOR_PORT and spo2 on the next port.
-    while {port, port + 1, port + 2} & {emulator_port, emulator_port + 1} or port > 65000:
-        port = free_port()
+    # cluster.sh binds PORT (HAProxy), PORT+1 and PORT+2 (the instances), and its emulator
+    # EMULATOR_PORT (spo1) and the next port (spo2): every one of them must be free.
+    port, emulator_port = free_port_run(3), free_port_run(2)
+    while {port, port + 1, port + 2} & {emulator_port, emulator_port + 1}:
+        emulator_port = free_port_run(2)
     db_name = f"bycloud_test_{secrets.token_hex(6)}"
     # Not the test process's own switches: the browser tests' DJANGO_ALLOW_ASYNC_UNSAFE would
     # (rightly) make `make serve` refuse to start.
